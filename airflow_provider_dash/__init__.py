@@ -1,0 +1,98 @@
+"""Apache Airflow provider for Redash-compatible BI servers (Redash, Inverse Watch, TONalytica).
+
+Importing this package is cheap: Airflow calls :func:`get_provider_info` on every start-up, so
+nothing here imports Airflow, HTTP clients or the provider's own heavier modules.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+
+_CONN_FIELDS: dict[str, Any] = {
+    "verify": {
+        "label": "Verify TLS",
+        "schema": {"type": ["string", "boolean", "null"], "default": True},
+        "description": "true (default), false, or the path of a CA bundle to trust.",
+    },
+    "timeout": {
+        "label": "HTTP timeout (seconds)",
+        "schema": {"type": ["number", "null"], "default": 30},
+    },
+    "retries": {
+        "label": "Retries per request",
+        "schema": {"type": ["integer", "null"], "default": 5},
+        "description": "Retries for connection errors, timeouts, 5xx and 429 answers.",
+    },
+    "query_id": {
+        "label": "Query id (query API keys only)",
+        "schema": {"type": ["integer", "null"]},
+        "description": "With a query's own API key: the query it belongs to.",
+    },
+}
+
+
+def get_provider_info() -> dict[str, Any]:
+    """Describe the provider to Airflow's providers manager.
+
+    :return: the provider metadata dict (package, versions, connection type and its form, hooks,
+        operators, sensors, triggers and extra links).
+    """
+    return {
+        "package-name": "airflow-provider-dash",
+        "name": "Dash (Redash)",
+        "description": "Run Redash queries, refresh dashboards, gate pipelines on data quality and export results.",
+        "versions": [__version__],
+        "integrations": [
+            {
+                "integration-name": "Redash",
+                "external-doc-url": "https://redash.io/help/user-guide/integrations-and-api/api",
+                "tags": ["service"],
+            }
+        ],
+        "hooks": [
+            {
+                "integration-name": "Redash",
+                "python-modules": ["airflow_provider_dash.hooks.dash"],
+            }
+        ],
+        "operators": [
+            {
+                "integration-name": "Redash",
+                "python-modules": ["airflow_provider_dash.operators.dash"],
+            }
+        ],
+        "sensors": [
+            {
+                "integration-name": "Redash",
+                "python-modules": ["airflow_provider_dash.sensors.dash"],
+            }
+        ],
+        "triggers": [
+            {
+                "integration-name": "Redash",
+                "python-modules": ["airflow_provider_dash.triggers.dash"],
+            }
+        ],
+        "connection-types": [
+            {
+                "connection-type": "dash",
+                "hook-class-name": "airflow_provider_dash.hooks.dash.DashHook",
+                "hook-name": "Redash",
+                "conn-fields": _CONN_FIELDS,
+                "ui-field-behaviour": {
+                    "hidden-fields": ["schema", "login", "port"],
+                    "relabeling": {"host": "Base URL", "password": "API key"},
+                    "placeholders": {
+                        "host": "https://redash.example.com  (may carry an org path: https://app.redash.io/acme)",
+                        "password": "a user API key, or a query's own API key",
+                    },
+                },
+            }
+        ],
+        "extra-links": [
+            "airflow_provider_dash.links.RedashQueryLink",
+            "airflow_provider_dash.links.RedashDashboardLink",
+        ],
+    }
