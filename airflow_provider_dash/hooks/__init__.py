@@ -1,0 +1,1 @@
+"""Hooks: the sync DashHook and the async client the triggers use."""

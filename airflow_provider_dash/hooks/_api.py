@@ -1,0 +1,729 @@
+"""What the sync hook and the async client share: configuration, routes, error mapping, retries.
+
+Only the transport differs between :class:`~airflow_provider_dash.hooks.dash.DashHook` (requests)
+and :class:`~airflow_provider_dash.hooks.dash_async.DashAsyncClient` (httpx). Each route is built
+in one function here, each error text is written once here, and both transports retry with the one
+predicate and the one wait function below.
+
+The API key travels only in the ``Authorization: Key <key>`` header: it is never put in a URL, a
+log line, an error text or a ``repr``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import email.utils
+import json
+import math
+import os
+import random
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from urllib.parse import quote, urlencode, urlsplit, urlunsplit
+
+from airflow_provider_dash.exceptions import (
+    DashApiError,
+    DashAuthError,
+    DashConfigError,
+    DashConnectionError,
+    DashError,
+    DashJobCancelledError,
+    DashJobFailedError,
+    DashJobNotFoundError,
+    DashNotFoundError,
+)
+from airflow_provider_dash.models import Job
+
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_RETRIES = 5
+#: First retry delay (seconds); it doubles on every retry, up to :data:`BACKOFF_CAP`.
+BACKOFF_BASE = 0.5
+BACKOFF_CAP = 10.0
+#: The longest ``Retry-After`` honoured, so a misbehaving proxy cannot park a task for an hour.
+RETRY_AFTER_CAP = 60.0
+#: Redash's answer when the key is missing, wrong, or a query key used outside its query.
+AUTH_FAILED_TEXT = "Couldn't find resource. Please login and try again."
+PAGE_OUT_OF_RANGE_TEXT = "Page is out of range."
+DOWNLOAD_FORMATS = ("csv", "json", "tsv", "xlsx")
+
+_TRUE = frozenset({"true", "yes", "on", "1"})
+_FALSE = frozenset({"false", "no", "off", "0"})
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionConfig:
+    """A normalised Dash connection: everything a transport needs, nothing Airflow-specific.
+
+    :param conn_id: the Airflow connection id (used in error texts).
+    :param base_url: scheme, host, optional port and org path, without a trailing slash.
+    :param api_key: a user API key, or a query API key (then set ``query_id``). Never in ``repr``.
+    :param verify: ``True``/``False`` or the path of a CA bundle.
+    :param timeout: seconds per HTTP request.
+    :param retries: how many times a failed request is retried (0 = no retry).
+    :param query_id: for a query API key, the id of the query the key belongs to.
+    """
+
+    conn_id: str
+    base_url: str
+    api_key: str = field(repr=False)
+    verify: bool | str = True
+    timeout: float = DEFAULT_TIMEOUT
+    retries: int = DEFAULT_RETRIES
+    query_id: int | None = None
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Request headers, the key included: never log these."""
+        return {"Authorization": f"Key {self.api_key}", "Accept": "application/json"}
+
+    def url(self, path: str) -> str:
+        """The absolute URL of ``path`` (relative to the base URL, no leading slash)."""
+        return f"{self.base_url}/{path.lstrip('/')}"
+
+
+def _extras(conn: Any) -> dict[str, Any]:
+    # Read ``conn.extra`` ourselves: ``extra_dejson`` masks secrets synchronously, which must not
+    # run inside the triggerer's event loop. None of our extras is a secret.
+    raw = getattr(conn, "extra", None)
+    if raw is None or raw == "":
+        return {}
+    if isinstance(raw, Mapping):
+        return dict(raw)
+    try:
+        value = json.loads(raw)
+    except (TypeError, ValueError):
+        raise DashConfigError(
+            f"Connection {conn.conn_id!r}: the extra field is not valid JSON; "
+            'expected e.g. {"verify": true, "timeout": 30, "retries": 5}'
+        ) from None
+    if not isinstance(value, dict):
+        raise DashConfigError(f"Connection {conn.conn_id!r}: the extra field must be a JSON object")
+    return value
+
+
+def _as_bool_or_path(conn_id: str, value: Any) -> bool | str:
+    if value is None:
+        return True
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        low = value.strip().lower()
+        if low in _TRUE:
+            return True
+        if low in _FALSE:
+            return False
+        if os.path.exists(value):
+            return value
+    raise DashConfigError(
+        f"Connection {conn_id!r}: extra 'verify' must be true, false or the path of an existing CA bundle, "
+        f"got {value!r}"
+    )
+
+
+def _as_number(conn_id: str, name: str, value: Any, default: float, *, integer: bool, minimum: float) -> Any:
+    if value is None or value == "":
+        return default
+    number: float | None = None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            number = None
+    if number is None or math.isnan(number) or number < minimum or (integer and number != int(number)):
+        kind = "a whole number" if integer else "a number"
+        raise DashConfigError(f"Connection {conn_id!r}: extra {name!r} must be {kind} >= {minimum:g}, got {value!r}")
+    return int(number) if integer else float(number)
+
+
+def _base_url(conn_id: str, host: str, schema: str | None, port: int | None, protocol: Any = None) -> str:
+    host = host.strip()
+    schema = (schema or "").strip().strip("/")
+    if "://" not in host:
+        # The scheme comes from the schema field or the extra ``protocol``; https by default.
+        choices = [str(c).strip().lower() for c in (schema, protocol) if c]
+        scheme = next((c for c in choices if c in ("http", "https")), "https")
+        host = f"{scheme}://{host}"
+    parts = urlsplit(host)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise DashConfigError(
+            f"Connection {conn_id!r}: host {host!r} is not a base URL such as https://redash.example.com"
+        )
+    if parts.query or parts.fragment:
+        raise DashConfigError(f"Connection {conn_id!r}: the base URL must not carry a query string or fragment")
+    if parts.username or parts.password:
+        raise DashConfigError(
+            f"Connection {conn_id!r}: put no credentials in the base URL; the API key goes in the password field"
+        )
+    netloc = parts.netloc
+    if port and parts.port is None:
+        netloc = f"{netloc}:{int(port)}"
+    path = parts.path.rstrip("/")
+    # A schema that is not a URL scheme is an org path (URI form ``dash://:key@host/acme``).
+    if schema and schema.lower() not in ("http", "https") and not path:
+        path = "/" + schema
+    return urlunsplit((parts.scheme, netloc, path, "", ""))
+
+
+def config_from_connection(conn: Any) -> ConnectionConfig:
+    """Normalise an Airflow connection into a :class:`ConnectionConfig`.
+
+    ``host`` is the base URL (when it has no scheme: ``schema`` or extra ``protocol`` if either is
+    http/https, else ``https://``; ``port`` is added when the host has none; an org path such as
+    ``https://app.redash.io/acme`` is kept, and a ``schema`` that is not a scheme is taken as the org
+    path, as in the URI ``dash://:key@host/acme``), ``password`` the API key, and the extras ``verify``,
+    ``timeout``, ``retries`` and ``query_id`` tune the client (strings such as ``"false"`` accepted).
+
+    :param conn: an Airflow ``Connection`` (any object with the same attributes).
+    :return: the normalised configuration.
+    :raises DashConfigError: naming the connection id and what is missing or wrong.
+    """
+    conn_id = str(getattr(conn, "conn_id", None) or "<unnamed>")
+    host = getattr(conn, "host", None)
+    if not host or not str(host).strip():
+        raise DashConfigError(
+            f"Connection {conn_id!r} has no host: set it to the server's base URL, e.g. https://redash.example.com"
+        )
+    api_key = getattr(conn, "password", None)
+    if not api_key or not str(api_key).strip():
+        raise DashConfigError(
+            f"Connection {conn_id!r} has no API key: put a user API key (or a query API key with extra query_id) "
+            "in the password field"
+        )
+    extras = _extras(conn)
+    query_id = extras.get("query_id")
+    query_id = None if query_id in (None, "") else _as_number(conn_id, "query_id", query_id, 0, integer=True, minimum=1)
+    return ConnectionConfig(
+        conn_id=conn_id,
+        base_url=_base_url(
+            conn_id, str(host), getattr(conn, "schema", None), getattr(conn, "port", None), extras.get("protocol")
+        ),
+        api_key=str(api_key).strip(),
+        verify=_as_bool_or_path(conn_id, extras.get("verify")),
+        timeout=_as_number(conn_id, "timeout", extras.get("timeout"), DEFAULT_TIMEOUT, integer=False, minimum=0.001),
+        retries=_as_number(conn_id, "retries", extras.get("retries"), DEFAULT_RETRIES, integer=True, minimum=0),
+        query_id=query_id,
+    )
+
+
+# --------------------------------------------------------------------------- requests (routes)
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One HTTP request, transport-neutral.
+
+    :param method: HTTP method.
+    :param path: path relative to the base URL (no leading slash), may end with a fixed query string.
+    :param what: what the request is about, for error texts ("query 7", "job <id>").
+    :param params: query-string parameters.
+    :param json: JSON body (``None`` for none).
+    :param stream: read the body as a stream (downloads).
+    :param job_route: a job route, where Redash answers 500 for an unknown or expired job id.
+    :param idempotent: safe to send again when the answer was lost. Creating objects is not.
+    :param execution: executes a query; retries raise ``max_age`` 0 (see :func:`for_retry`).
+    """
+
+    method: str
+    path: str
+    what: str
+    params: Mapping[str, Any] | None = None
+    json: Any = None
+    stream: bool = False
+    job_route: bool = False
+    idempotent: bool = True
+    execution: bool = False
+
+    def url(self, base_url: str) -> str:
+        """The full URL with its query string (the key is never part of it)."""
+        url = f"{base_url}/{self.path}"
+        if self.params:
+            url += ("&" if "?" in url else "?") + urlencode(self.params, doseq=True)
+        return url
+
+
+def _id(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, str) and value.isdigit():
+            return int(value)
+        raise DashConfigError(f"{what} must be a whole number, got {value!r}")
+    return value
+
+
+def _page_params(page: int, page_size: int, search: str | None, tags: Any) -> dict[str, Any]:
+    params: dict[str, Any] = {"page": page, "page_size": page_size}
+    if search:
+        params["q"] = search
+    if tags:
+        params["tags"] = list(tags)
+    return params
+
+
+def list_queries_request(
+    page: int, page_size: int, *, search: str | None = None, tags: Any = None, archived: bool = False
+) -> Request:
+    """GET one page of saved queries (``/api/queries`` or ``/api/queries/archive``)."""
+    path = "api/queries/archive" if archived else "api/queries"
+    return Request(
+        "GET", path, "archived queries" if archived else "queries", _page_params(page, page_size, search, tags)
+    )
+
+
+def get_query_request(query_id: int) -> Request:
+    """GET one saved query."""
+    qid = _id(query_id, "query_id")
+    return Request("GET", f"api/queries/{qid}", f"query {qid}")
+
+
+def create_query_request(body: Mapping[str, Any]) -> Request:
+    """POST a new query (not idempotent: a lost answer must not create it twice)."""
+    return Request("POST", "api/queries", f"new query {body.get('name')!r}", json=dict(body), idempotent=False)
+
+
+def edit_query_request(query_id: int, body: Mapping[str, Any]) -> Request:
+    """POST changes to a saved query."""
+    qid = _id(query_id, "query_id")
+    return Request("POST", f"api/queries/{qid}", f"query {qid}", json=dict(body))
+
+
+def archive_query_request(query_id: int) -> Request:
+    """DELETE (archive) a saved query."""
+    qid = _id(query_id, "query_id")
+    return Request("DELETE", f"api/queries/{qid}", f"query {qid}")
+
+
+def latest_result_request(query_id: int) -> Request:
+    """GET the latest cached result of a saved query (404 when it never ran without parameters)."""
+    qid = _id(query_id, "query_id")
+    return Request("GET", f"api/queries/{qid}/results", f"the latest result of query {qid}")
+
+
+def execute_query_request(query_id: int, parameters: Mapping[str, Any] | None, max_age: int | None) -> Request:
+    """POST to execute a saved query; the answer is a cached result or a job."""
+    qid = _id(query_id, "query_id")
+    body: dict[str, Any] = {"max_age": max_age}
+    if parameters:
+        body["parameters"] = dict(parameters)
+    return Request("POST", f"api/queries/{qid}/results", f"query {qid}", json=body, execution=True)
+
+
+def execute_sql_request(
+    sql: str, data_source_id: int, max_age: int | None, parameters: Mapping[str, Any] | None = None
+) -> Request:
+    """POST ad-hoc SQL to ``/api/query_results``; the answer is a cached result or a job."""
+    dsid = _id(data_source_id, "data_source_id")
+    body: dict[str, Any] = {"query": sql, "data_source_id": dsid, "max_age": max_age}
+    if parameters:
+        body["parameters"] = dict(parameters)
+    return Request("POST", "api/query_results", f"ad-hoc SQL on data source {dsid}", json=body, execution=True)
+
+
+def refresh_query_request(query_id: int, parameters: Mapping[str, Any] | None = None) -> Request:
+    """POST the legacy ``/refresh`` (always executes; values are ``p_<name>`` and unchecked by Redash)."""
+    qid = _id(query_id, "query_id")
+    params = {f"p_{name}": value for name, value in (parameters or {}).items()}
+    return Request("POST", f"api/queries/{qid}/refresh", f"query {qid}", params=params or None, idempotent=False)
+
+
+def _job_path(job_id: str, query_id: int | None) -> str:
+    if not isinstance(job_id, str) or not job_id.strip():
+        raise DashConfigError(f"job_id must be a non-empty string, got {job_id!r}")
+    jid = quote(job_id.strip(), safe="")
+    if query_id is None:
+        return f"api/jobs/{jid}"
+    # The query-scoped route works for user keys too, and it is the only one a query key can read.
+    return f"api/queries/{_id(query_id, 'query_id')}/jobs/{jid}"
+
+
+def _job_what(job_id: str, query_id: int | None) -> str:
+    return f"job {job_id}" + (f" of query {query_id}" if query_id is not None else "")
+
+
+def get_job_request(job_id: str, query_id: int | None = None) -> Request:
+    """GET a job's state (query-scoped route when the query id is known)."""
+    return Request("GET", _job_path(job_id, query_id), _job_what(job_id, query_id), job_route=True)
+
+
+def cancel_job_request(job_id: str, query_id: int | None = None) -> Request:
+    """DELETE (cancel) a job (query-scoped route when the query id is known)."""
+    return Request("DELETE", _job_path(job_id, query_id), _job_what(job_id, query_id), job_route=True)
+
+
+def check_download_format(file_format: str) -> str:
+    """Return ``file_format`` lower-cased, or raise when it is not one Redash can export.
+
+    :raises DashConfigError: listing the allowed formats.
+    """
+    fmt = str(file_format).lower().lstrip(".")
+    if fmt not in DOWNLOAD_FORMATS:
+        raise DashConfigError(
+            f"Download format {file_format!r} is not supported; use one of {', '.join(DOWNLOAD_FORMATS)}"
+        )
+    return fmt
+
+
+def query_result_request(result_id: int, query_id: int | None = None) -> Request:
+    """GET a stored result as JSON (through its query when ``query_id`` is given, for query keys)."""
+    rid = _id(result_id, "result_id")
+    if query_id is None:
+        return Request("GET", f"api/query_results/{rid}", f"query result {rid}")
+    qid = _id(query_id, "query_id")
+    return Request("GET", f"api/queries/{qid}/results/{rid}.json", f"query result {rid} of query {qid}")
+
+
+def download_request(result_id: int, file_format: str, query_id: int | None = None) -> Request:
+    """GET a stored result as a file (csv, json, tsv, xlsx), streamed."""
+    rid = _id(result_id, "result_id")
+    fmt = check_download_format(file_format)
+    if query_id is None:
+        return Request("GET", f"api/query_results/{rid}.{fmt}", f"query result {rid} ({fmt})", stream=True)
+    qid = _id(query_id, "query_id")
+    return Request(
+        "GET", f"api/queries/{qid}/results/{rid}.{fmt}", f"query result {rid} of query {qid} ({fmt})", stream=True
+    )
+
+
+def list_dashboards_request(page: int, page_size: int, *, search: str | None = None, tags: Any = None) -> Request:
+    """GET one page of dashboards (drafts included, archived not)."""
+    return Request("GET", "api/dashboards", "dashboards", _page_params(page, page_size, search, tags))
+
+
+def get_dashboard_request(dashboard: int | str) -> Request:
+    """GET one dashboard: an int or all-digit string is an id; another string is a slug (``?legacy``)."""
+    if isinstance(dashboard, bool):
+        raise DashConfigError(f"dashboard must be an id or a slug, got {dashboard!r}")
+    if isinstance(dashboard, int) or (isinstance(dashboard, str) and dashboard.strip().isdigit()):
+        did = int(dashboard)
+        return Request("GET", f"api/dashboards/{did}", f"dashboard {did}")
+    if not isinstance(dashboard, str) or not dashboard.strip():
+        raise DashConfigError(f"dashboard must be an id or a slug, got {dashboard!r}")
+    slug = dashboard.strip()
+    # Redash takes the numeric id; a slug only works with ``?legacy`` (and then only a slug works).
+    return Request("GET", f"api/dashboards/{quote(slug, safe='')}?legacy", f"dashboard {slug!r}")
+
+
+def create_dashboard_request(name: str) -> Request:
+    """POST a new dashboard (created as a draft; not idempotent)."""
+    return Request("POST", "api/dashboards", f"new dashboard {name!r}", json={"name": name}, idempotent=False)
+
+
+def edit_dashboard_request(dashboard_id: int, body: Mapping[str, Any]) -> Request:
+    """POST changes to a dashboard (by numeric id)."""
+    did = _id(dashboard_id, "dashboard_id")
+    return Request("POST", f"api/dashboards/{did}", f"dashboard {did}", json=dict(body))
+
+
+def archive_dashboard_request(dashboard_id: int) -> Request:
+    """DELETE (archive) a dashboard (by numeric id)."""
+    did = _id(dashboard_id, "dashboard_id")
+    return Request("DELETE", f"api/dashboards/{did}", f"dashboard {did}")
+
+
+def session_request() -> Request:
+    """GET ``/api/session`` (the key's user and the server version; user keys only)."""
+    return Request("GET", "api/session", "the session of this API key")
+
+
+def list_data_sources_request() -> Request:
+    """GET every data source."""
+    return Request("GET", "api/data_sources", "data sources")
+
+
+def for_retry(request: Request, first_attempt_at: float, now: float | None = None) -> Request:
+    """The request to send again after a failed attempt.
+
+    Executing with ``max_age=0`` always runs the query, so a retried POST whose first answer was lost
+    could run it twice. On a retry we send ``max_age = ceil(seconds since the first attempt) + 1``
+    instead: if the first attempt ran and finished meanwhile, Redash hands back that fresh result; if
+    it is still running, Redash returns the same job id (it reuses the job of identical SQL in
+    flight). Either way the query runs once, and the result is never older than the first attempt.
+
+    :param first_attempt_at: ``time.monotonic()`` when the first attempt started.
+    """
+    if not request.execution or not isinstance(request.json, Mapping) or request.json.get("max_age") != 0:
+        return request
+    elapsed = (time.monotonic() if now is None else now) - first_attempt_at
+    body = dict(request.json)
+    body["max_age"] = math.ceil(max(0.0, elapsed)) + 1
+    return dataclasses.replace(request, json=body)
+
+
+# --------------------------------------------------------------------------- error mapping
+
+
+def server_message(body: bytes | str | None) -> str:
+    """Redash's error text from either shape: ``{"message": ...}`` or ``{"job": {"error": ...}}``.
+
+    A body that is not JSON gives its first 200 characters (HTML tags removed).
+    """
+    if not body:
+        return ""
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    try:
+        data = json.loads(text)
+    except ValueError:
+        plain = re.sub(r"<[^>]+>", " ", text)
+        return " ".join(plain.split())[:200]
+    if isinstance(data, Mapping):
+        if isinstance(data.get("message"), str):
+            return data["message"]
+        job = data.get("job")
+        if isinstance(job, Mapping) and job.get("error"):
+            return str(job["error"])
+        if isinstance(data.get("error"), str):
+            return data["error"]
+    return text.strip()[:200]
+
+
+def error_for_response(request: Request, status: int, body: bytes | str | None, base_url: str) -> DashError | None:
+    """Map an HTTP answer to the error to raise, or ``None`` for a success (2xx/3xx).
+
+    :param request: the request that got the answer.
+    :param status: HTTP status code.
+    :param body: the response body (bytes or text).
+    :param base_url: the connection's base URL, named in the texts.
+    :return: :class:`DashAuthError` (404 "Couldn't find resource"), :class:`DashNotFoundError`
+        (other 404), :class:`DashJobNotFoundError` (500 on a job route), else :class:`DashApiError`.
+    """
+    if status < 400:
+        return None
+    message = server_message(body)
+    url = request.url(base_url)
+    where = f"{request.method} {url}"
+    kwargs: dict[str, Any] = {"status": status, "method": request.method, "url": url, "server_message": message}
+    if status == 404 and message.strip() == AUTH_FAILED_TEXT:
+        return DashAuthError(
+            f"{where} was refused (HTTP 404 {message!r}): the API key may be wrong, or lack access to "
+            f"{request.what} on {base_url}. A query API key only reaches its own query.",
+            **kwargs,
+        )
+    if status == 404:
+        return DashNotFoundError(f"{request.what} not found on {base_url} ({where}: HTTP 404 {message!r})", **kwargs)
+    if status == 500 and request.job_route:
+        return DashJobNotFoundError(
+            f"{request.what} not found or expired on {base_url} ({where} kept answering HTTP 500 {message!r})",
+            **kwargs,
+        )
+    return DashApiError(f"{where} failed for {request.what}: HTTP {status} {message!r}", **kwargs)
+
+
+def is_page_out_of_range(error: BaseException) -> bool:
+    """True for Redash's 400 "Page is out of range." (a list ends there)."""
+    return isinstance(error, DashApiError) and error.status == 400 and error.server_message == PAGE_OUT_OF_RANGE_TEXT
+
+
+# --------------------------------------------------------------------------- retry policy
+
+FailureKind = Literal["connect", "timeout", "read", "tls"]
+
+
+class TransportFailure(Exception):
+    """No HTTP answer: raised by a transport, judged by :func:`should_retry` (internal).
+
+    :param kind: ``connect`` (the request surely never reached the server), ``timeout``, ``read``
+        (connection dropped after sending) or ``tls``.
+    :param detail: the underlying error, without headers.
+    """
+
+    def __init__(self, kind: FailureKind, detail: str) -> None:
+        super().__init__(detail)
+        self.kind = kind
+        self.detail = detail
+
+
+class RetryableStatus(Exception):
+    """An HTTP answer worth another try (429, 5xx): raised by a transport, judged by :func:`should_retry`."""
+
+    def __init__(self, status: int, body: bytes, retry_after: str | None) -> None:
+        super().__init__(f"HTTP {status}")
+        self.status = status
+        self.body = body
+        self.retry_after = retry_after
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and every error behind it (causes, contexts, and errors wrapped in ``args``)."""
+    seen: list[BaseException] = []
+    todo = [exc]
+    while todo:
+        current = todo.pop()
+        if any(current is s for s in seen) or len(seen) > 50:
+            continue
+        seen.append(current)
+        todo.extend(e for e in (current.__cause__, current.__context__) if e is not None)
+        todo.extend(a for a in current.args if isinstance(a, BaseException))
+        reason = getattr(current, "reason", None)
+        if isinstance(reason, BaseException):
+            todo.append(reason)
+    return seen
+
+
+def is_tls_failure(exc: BaseException) -> bool:
+    """True when a transport error comes from TLS (certificate verification, handshake)."""
+    import ssl
+
+    return any(isinstance(e, ssl.SSLError) for e in _chain(exc)) or "CERTIFICATE_VERIFY_FAILED" in str(exc)
+
+
+def is_connect_failure(exc: BaseException) -> bool:
+    """True when no connection was made (refused, DNS failure): the request never reached the server."""
+    names = {type(e).__name__ for e in _chain(exc)}
+    return bool(
+        names & {"NewConnectionError", "ConnectionRefusedError", "NameResolutionError", "gaierror", "ConnectError"}
+    )
+
+
+def is_retryable_status(status: int) -> bool:
+    """True for the statuses worth another try: 429 and every 5xx."""
+    return status == 429 or status >= 500
+
+
+def should_retry(request: Request, failure: BaseException) -> bool:
+    """The one retry predicate.
+
+    Retried: connection errors, timeouts, 429 and 5xx. Never: TLS failures and other 4xx. A request
+    that is not idempotent (creating an object) is retried only when it surely did not take effect:
+    the connection was never made, or the server said 429/502/503/504.
+    """
+    if isinstance(failure, TransportFailure):
+        if failure.kind == "tls":
+            return False
+        return request.idempotent or failure.kind == "connect"
+    if isinstance(failure, RetryableStatus):
+        return request.idempotent or failure.status in (429, 502, 503, 504)
+    return False
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta seconds or an HTTP date), capped; ``None`` if absent."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when is None:
+            return None
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    if math.isnan(seconds):
+        return None
+    return min(max(0.0, seconds), RETRY_AFTER_CAP)
+
+
+def retry_delay(retries_done: int, failure: BaseException | None = None) -> float:
+    """The one wait function: seconds before retry number ``retries_done + 1``.
+
+    ``Retry-After`` (capped at :data:`RETRY_AFTER_CAP`) wins when the server sent one; otherwise
+    exponential backoff from :data:`BACKOFF_BASE`, doubling, capped at :data:`BACKOFF_CAP`, with
+    jitter (between half and all of it) so many clients do not retry in step.
+    """
+    if isinstance(failure, RetryableStatus):
+        after = parse_retry_after(failure.retry_after)
+        if after is not None:
+            return after
+    delay = min(BACKOFF_CAP, BACKOFF_BASE * (2 ** min(retries_done, 32)))
+    return delay * random.uniform(0.5, 1.0)
+
+
+def tenacity_kwargs(request: Request, config: ConnectionConfig) -> dict[str, Any]:
+    """Arguments for ``tenacity.Retrying`` / ``AsyncRetrying`` implementing the shared policy."""
+    import tenacity  # a dependency of Airflow itself, but kept out of import time of this module
+
+    def _retry(state: tenacity.RetryCallState) -> bool:
+        outcome = state.outcome
+        failure = outcome.exception() if outcome is not None and outcome.failed else None
+        return failure is not None and should_retry(request, failure)
+
+    def _wait(state: tenacity.RetryCallState) -> float:
+        failure = state.outcome.exception() if state.outcome is not None and state.outcome.failed else None
+        return retry_delay(state.attempt_number - 1, failure)
+
+    return {
+        "retry": _retry,
+        "wait": _wait,
+        "stop": tenacity.stop_after_attempt(config.retries + 1),
+        "reraise": True,
+    }
+
+
+def final_error(request: Request, failure: BaseException, config: ConnectionConfig) -> DashError:
+    """The error to raise once retrying is over (or not allowed) for ``failure``."""
+    if isinstance(failure, RetryableStatus):
+        error = error_for_response(request, failure.status, failure.body, config.base_url)
+        assert error is not None  # a retryable status is an error status
+        return error
+    url = request.url(config.base_url)
+    if isinstance(failure, TransportFailure) and failure.kind == "tls":
+        return DashConnectionError(
+            f"TLS verification failed for {config.base_url} ({request.method} {url}): {failure.detail}. "
+            "Set the connection's extra 'verify' to a CA bundle path (or false to skip verification).",
+            method=request.method,
+            url=url,
+        )
+    detail = failure.detail if isinstance(failure, TransportFailure) else str(failure)
+    return DashConnectionError(
+        f"No answer from {config.base_url} for {request.what} ({request.method} {url}) after "
+        f"{config.retries + 1} attempt(s); last error: {detail}",
+        method=request.method,
+        url=url,
+    )
+
+
+# --------------------------------------------------------------------------- jobs
+
+# Redash prefixes the SQL with "/* Username: ..., query_id: ..., Scheduled: False */", so database
+# errors quote that comment (often cut: "LINE 1: ...e0fd, Scheduled: False */ select ...") and the
+# caret line under it points into the comment rather than the user's SQL.
+_COMMENT = re.compile(r"/\*\s*Username:.*?\*/\s*", re.DOTALL)
+_CUT_COMMENT = re.compile(r"^(LINE \d+: )\.\.\.[^\n]*?(?:Scheduled: \w+|query_id: [^,*\n]*)\s*\*/\s*")
+_CARET_LINE = re.compile(r"^\s*\^\s*$")
+
+
+def clean_job_error(error: str) -> str:
+    """Redash's job error without its ``/* Username: ... */`` comment noise and the caret pointing into it."""
+    text = _COMMENT.sub("", error or "")
+    lines: list[str] = []
+    drop_caret = False
+    for line in text.splitlines():
+        if drop_caret and _CARET_LINE.match(line):
+            drop_caret = False
+            continue
+        cut = _CUT_COMMENT.match(line)
+        drop_caret = cut is not None
+        lines.append(cut.group(1) + line[cut.end() :] if cut else line)
+    return "\n".join(lines).strip()
+
+
+def job_failure_message(job: Job, query_id: int | None) -> str:
+    """The one text for a job that failed or was cancelled: job id, query id and Redash's error."""
+    of_query = f" of query {query_id}" if query_id is not None else ""
+    if job.is_cancelled:
+        return f"Job {job.id}{of_query} was cancelled: {clean_job_error(job.error) or 'no reason given'}"
+    return f"Job {job.id}{of_query} failed: {clean_job_error(job.error) or 'Redash gave no error text'}"
+
+
+def raise_for_job(job: Job, query_id: int | None) -> None:
+    """Raise when ``job`` ended without a result; return quietly otherwise.
+
+    :raises DashJobCancelledError: for a cancelled job.
+    :raises DashJobFailedError: for a failed job.
+    """
+    if job.is_cancelled:
+        raise DashJobCancelledError(
+            job_failure_message(job, query_id), job_id=job.id, query_id=query_id, error=clean_job_error(job.error)
+        )
+    if job.is_failed:
+        raise DashJobFailedError(
+            job_failure_message(job, query_id), job_id=job.id, query_id=query_id, error=clean_job_error(job.error)
+        )

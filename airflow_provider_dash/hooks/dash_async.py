@@ -1,0 +1,165 @@
+"""DashAsyncClient: the small async client the triggers need (httpx), get_job and cancel_job.
+
+Routes, error mapping, the retry predicate and waits come from :mod:`._api`, exactly as for the
+sync hook; only the transport differs. Nothing here blocks the event loop: the connection is read
+with ``BaseHook.aget_connection`` and the TLS context is built in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_dash.exceptions import DashResponseError
+from airflow_provider_dash.hooks import _api
+from airflow_provider_dash.hooks._api import ConnectionConfig, Request
+from airflow_provider_dash.models import Job
+
+if TYPE_CHECKING:
+    import httpx
+
+log = logging.getLogger(__name__)
+
+
+def _httpx_failure(exc: BaseException) -> _api.TransportFailure:
+    """Translate an httpx exception into the shared :class:`~._api.TransportFailure`."""
+    import httpx
+
+    detail = f"{type(exc).__name__}: {exc}"
+    if _api.is_tls_failure(exc):
+        return _api.TransportFailure("tls", detail)
+    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
+        return _api.TransportFailure("connect", detail)
+    if isinstance(exc, httpx.TimeoutException):
+        return _api.TransportFailure("timeout", detail)
+    return _api.TransportFailure("read", detail)
+
+
+class DashAsyncClient:
+    """Async access to job state for triggers: one ``httpx.AsyncClient`` for the client's life.
+
+    Use ``async with await DashAsyncClient.from_conn_id(conn_id) as client:`` or call
+    :meth:`aclose` when done.
+
+    :param config: the normalised connection (see :func:`~._api.config_from_connection`).
+    """
+
+    def __init__(self, config: ConnectionConfig) -> None:
+        self.config = config
+        self._client: httpx.AsyncClient | None = None
+
+    @classmethod
+    async def from_conn_id(cls, conn_id: str) -> DashAsyncClient:
+        """A client for an Airflow connection, looked up without blocking the event loop.
+
+        :raises DashConfigError: when the connection lacks a host or key, or has a bad extra.
+        """
+        from airflow.sdk import BaseHook
+
+        aget_connection = getattr(BaseHook, "aget_connection", None)
+        if aget_connection is not None:
+            conn = await aget_connection(conn_id)
+        else:  # Airflow versions without the async lookup
+            from asgiref.sync import sync_to_async
+
+            conn = await sync_to_async(BaseHook.get_connection)(conn_id)
+        return cls(_api.config_from_connection(conn))
+
+    def __repr__(self) -> str:
+        return f"DashAsyncClient(base_url={self.config.base_url!r})"
+
+    async def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            import httpx
+
+            config = self.config
+
+            def build() -> httpx.AsyncClient:
+                import ssl
+
+                verify: Any = config.verify
+                if isinstance(verify, str):
+                    verify = ssl.create_default_context(cafile=verify)
+                # No redirects: the Authorization header must never follow one to another host.
+                return httpx.AsyncClient(
+                    headers=config.headers, verify=verify, timeout=config.timeout, follow_redirects=False
+                )
+
+            # Building the TLS context reads CA files from disk: keep that off the event loop.
+            client = await asyncio.to_thread(build)
+            if self._client is None:
+                self._client = client
+            else:
+                await client.aclose()
+        return self._client
+
+    async def aclose(self) -> None:
+        """Close the HTTP client (a new one is made if the client is used again)."""
+        if self._client is not None:
+            client, self._client = self._client, None
+            await client.aclose()
+
+    async def __aenter__(self) -> DashAsyncClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def _send(self, request: Request) -> httpx.Response:
+        """Send ``request`` with the shared retry policy; return a successful response.
+
+        :raises DashError: the mapped error once retrying is over (or not allowed).
+        """
+        import httpx
+        import tenacity
+
+        config = self.config
+        http = await self._http()
+
+        async def attempt() -> httpx.Response:
+            url = request.url(config.base_url)
+            log.debug("%s %s", request.method, url)
+            try:
+                response = await http.request(request.method, url, json=request.json)
+            except httpx.HTTPError as exc:
+                raise _httpx_failure(exc) from None
+            if _api.is_retryable_status(response.status_code):
+                raise _api.RetryableStatus(response.status_code, response.content, response.headers.get("Retry-After"))
+            return response
+
+        retrying = tenacity.AsyncRetrying(**_api.tenacity_kwargs(request, config))
+        try:
+            response: httpx.Response = await retrying(attempt)
+        except (_api.TransportFailure, _api.RetryableStatus) as failure:
+            raise _api.final_error(request, failure, config) from None
+        error = _api.error_for_response(request, response.status_code, response.content, config.base_url)
+        if error is not None:
+            raise error
+        return response
+
+    async def get_job(self, job_id: str, query_id: int | None = None) -> Job:
+        """A job's current state (query-scoped route when the query id is known).
+
+        :param query_id: the job's query; defaults to the connection's extra ``query_id``.
+        :raises DashJobNotFoundError: when the job id is unknown or expired.
+        """
+        qid = query_id if query_id is not None else self.config.query_id
+        request = _api.get_job_request(job_id, qid)
+        response = await self._send(request)
+        try:
+            body = response.json()
+        except ValueError:
+            raise DashResponseError(
+                f"{request.method} {request.url(self.config.base_url)} answered a body that is not JSON"
+            ) from None
+        return Job.from_json(body)
+
+    async def cancel_job(self, job_id: str, query_id: int | None = None) -> None:
+        """Cancel a queued or running job.
+
+        :raises DashJobNotFoundError: when the job is unknown, expired, or already cancelled.
+        """
+        qid = query_id if query_id is not None else self.config.query_id
+        log.info("Cancelling job %s%s", job_id, f" of query {qid}" if qid is not None else "")
+        await self._send(_api.cancel_job_request(job_id, qid))

@@ -1,0 +1,1 @@
+"""Tests of the hooks, the parameters and the shared HTTP layer."""
