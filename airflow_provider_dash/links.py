@@ -1,0 +1,61 @@
+"""Extra links from a task to the query or dashboard page on the Redash server.
+
+The operators push the page's URL to XCom before they wait (keys :data:`QUERY_URL_KEY` and
+:data:`DASHBOARD_URL_KEY`), so the link works even when the wait fails. The links only read it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+from airflow.sdk import BaseOperatorLink
+
+if TYPE_CHECKING:
+    from airflow.sdk import BaseOperator
+    from airflow.sdk.types import TaskInstanceKey
+
+QUERY_URL_KEY = "query_url"
+DASHBOARD_URL_KEY = "dashboard_url"
+
+
+def query_page_url(base_url: str, query_id: int) -> str:
+    """The web page of a saved query: ``<base>/queries/<id>``."""
+    return f"{base_url.rstrip('/')}/queries/{int(query_id)}"
+
+
+def dashboard_page_url(base_url: str, dashboard_id: int, slug: str = "") -> str:
+    """The web page of a dashboard: ``<base>/dashboards/<id>-<slug>`` (Redash 10+ also takes ``/<id>``)."""
+    tail = f"{int(dashboard_id)}-{quote(slug, safe='')}" if slug else str(int(dashboard_id))
+    return f"{base_url.rstrip('/')}/dashboards/{tail}"
+
+
+def _pushed_url(ti_key: TaskInstanceKey, key: str) -> str:
+    # XCom is the worker-side accessor in Airflow 3 (the link is resolved when the task finishes).
+    try:
+        from airflow.sdk.execution_time.xcom import XCom
+    except ImportError:  # pragma: no cover - Airflow 2 layout
+        from airflow.models.xcom import XCom  # type: ignore[no-redef]
+
+    value = XCom.get_value(ti_key=ti_key, key=key)
+    return value if isinstance(value, str) else ""
+
+
+class RedashQueryLink(BaseOperatorLink):
+    """Operator extra link "Redash query": the query's page on the server."""
+
+    name = "Redash query"
+
+    def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
+        """The URL the task pushed to XCom key ``query_url`` ("" before it ran)."""
+        return _pushed_url(ti_key, QUERY_URL_KEY)
+
+
+class RedashDashboardLink(BaseOperatorLink):
+    """Operator extra link "Redash dashboard": the dashboard's page on the server."""
+
+    name = "Redash dashboard"
+
+    def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
+        """The URL the task pushed to XCom key ``dashboard_url`` ("" before it ran)."""
+        return _pushed_url(ti_key, DASHBOARD_URL_KEY)

@@ -1,0 +1,1 @@
+"""Operators: RunQueryOperator and RefreshDashboardOperator."""

@@ -1,0 +1,1 @@
+"""Sensors: JobSensor waits on a Redash job (poke, reschedule or deferrable)."""

@@ -1,0 +1,1 @@
+"""Triggers: JobTrigger waits on Redash jobs in the triggerer."""

@@ -1,0 +1,156 @@
+"""Helpers for the operator tests: dag.test() results and direct calls (with stand-ins for Airflow's context)."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from typing import Any
+
+
+def register_dag(dag: Any) -> None:
+    """Write ``dag`` to the metadata DB the way the DAG processor would (dag.test() needs it there)."""
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+    from airflow.dag_processing.collection import update_dag_parsing_results_in_db
+    from airflow.serialization.serialized_objects import LazyDeserializedDAG
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        DagBundlesManager().sync_bundles_to_db(session=session)
+    with create_session() as session:
+        update_dag_parsing_results_in_db(
+            "dags-folder", None, [LazyDeserializedDAG.from_dag(dag)], {}, None, set(), session=session
+        )
+
+
+class DagResult:
+    """What one dag.test() run left behind: task states and XComs."""
+
+    def __init__(self, dag_run: Any) -> None:
+        self.dag_run = dag_run
+
+    @property
+    def state(self) -> str:
+        return str(self.dag_run.state)
+
+    def task_state(self, task_id: str) -> str:
+        from airflow.utils.session import create_session
+
+        with create_session() as session:
+            ti = self.dag_run.get_task_instance(task_id, session=session)
+            assert ti is not None, task_id
+            return str(ti.state)
+
+    def try_number(self, task_id: str) -> int:
+        from airflow.utils.session import create_session
+
+        with create_session() as session:
+            ti = self.dag_run.get_task_instance(task_id, session=session)
+            assert ti is not None, task_id
+            return int(ti.try_number)
+
+    def xcom(self, task_id: str, key: str = "return_value") -> Any:
+        from airflow.models.xcom import XComModel
+        from airflow.utils.session import create_session
+        from sqlalchemy import select
+
+        with create_session() as session:
+            value = session.scalar(
+                select(XComModel.value).where(
+                    XComModel.dag_id == self.dag_run.dag_id,
+                    XComModel.run_id == self.dag_run.run_id,
+                    XComModel.task_id == task_id,
+                    XComModel.key == key,
+                )
+            )
+        if value is None:
+            return None
+        if isinstance(value, (str, bytes)):
+            try:
+                return json.loads(value)
+            except ValueError:
+                return value
+        return value
+
+
+# --------------------------------------------------------------------------- direct calls
+
+
+class FakeTaskInstance:
+    """Just enough of Airflow's runtime task instance for calling ``execute`` directly."""
+
+    def __init__(self) -> None:
+        import datetime as dt
+
+        self.xcoms: dict[str, Any] = {}
+        self.start_date = dt.datetime.now(dt.UTC)
+        self.try_number = 1
+        self.on_push: Callable[[str, Any], None] | None = None
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.xcoms[key] = value
+        if self.on_push is not None:
+            self.on_push(key, value)
+
+
+class FakeStateStore:
+    """An in-memory ``task_state_store`` (Airflow 3.3's accessor API: get / set / delete)."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.values.get(key, default)
+
+    def set(self, key: str, value: Any, *, retention: Any = None) -> None:
+        self.values[key] = value
+
+    def delete(self, key: str) -> None:
+        self.values.pop(key, None)
+
+
+def make_context(*, state_store: bool = True) -> Any:
+    """A task context for direct ``execute`` calls."""
+    context: dict[str, Any] = {"ti": FakeTaskInstance()}
+    if state_store:
+        context["task_state_store"] = FakeStateStore()
+    return context
+
+
+def run_trigger(trigger: Any) -> dict[str, Any]:
+    """Rebuild ``trigger`` from its JSON-serialised kwargs (as a triggerer does), run it, return the event."""
+    import asyncio
+    import importlib
+
+    classpath, kwargs = trigger.serialize()
+    module, _, name = classpath.rpartition(".")
+    rebuilt = getattr(importlib.import_module(module), name)(**json.loads(json.dumps(kwargs)))
+
+    async def first_event() -> Any:
+        gen = rebuilt.run()
+        try:
+            return await gen.__anext__()
+        finally:
+            await gen.aclose()
+            await rebuilt.cleanup()
+
+    return asyncio.run(first_event()).payload
+
+
+def run_inline(operator: Any, context: dict[str, Any], triggers: list[Any] | None = None) -> Any:
+    """Call ``execute``; for each deferral run the trigger, then resume, until the task returns or raises."""
+    from airflow.sdk.exceptions import TaskDeferred
+
+    def call() -> Any:
+        return operator.execute(context)
+
+    while True:
+        try:
+            return call()
+        except TaskDeferred as deferred:
+            if triggers is not None:
+                triggers.append(deferred.trigger)
+            event = run_trigger(deferred.trigger)
+            method = getattr(operator, deferred.method_name)
+            kwargs = deferred.kwargs or {}
+            call = functools.partial(method, context, event=event, **kwargs)
