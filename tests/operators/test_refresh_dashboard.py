@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 from airflow.sdk import DAG
+from dag_helpers import make_context, run_inline
 
 from airflow_provider_dash.exceptions import DashConfigError, DashError, DashJobFailedError
 from airflow_provider_dash.operators.dash import RefreshDashboardOperator
-from operators.helpers import make_context, run_inline
 
 PLAIN, SLOW, FAILING, REGION_ENUM, MIN_AMOUNT = 1, 3, 4, 6, 7
 MODES = [pytest.param(False, id="worker"), pytest.param(True, id="deferrable")]

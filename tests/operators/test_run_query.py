@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from airflow.sdk import DAG
 from airflow.sdk.exceptions import TaskDeferred
+from dag_helpers import make_context, run_inline, run_trigger
 
 from airflow_provider_dash.exceptions import (
     DashConfigError,
@@ -20,7 +21,6 @@ from airflow_provider_dash.exceptions import (
 from airflow_provider_dash.models import JobStatus
 from airflow_provider_dash.operators.dash import RunQueryOperator
 from airflow_provider_dash.sensors.dash import JobSensor
-from operators.helpers import make_context, run_inline, run_trigger
 
 START = dt.datetime(2024, 1, 1)
 PLAIN, PARAMETERIZED, SLOW, FAILING = 1, 2, 3, 4

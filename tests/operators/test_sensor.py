@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from airflow.sdk import DAG
 from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException, TaskDeferred
+from dag_helpers import make_context, run_inline, run_trigger
 
 from airflow_provider_dash.exceptions import DashConfigError, DashJobCancelledError, DashJobFailedError
 from airflow_provider_dash.sensors.dash import JobSensor
-from operators.helpers import make_context, run_inline, run_trigger
 
 SLOW, FAILING = 3, 4
 MODES = [pytest.param(False, id="poke"), pytest.param(True, id="deferrable")]
