@@ -1,29 +1,27 @@
 # airflow-provider-dash: everything installs itself from nothing (uv from PyPI if missing).
 SHELL := /bin/bash
 PYTHON ?= python3
-UV := $(shell command -v uv 2>/dev/null)
-ifeq ($(UV),)
-UV := $(HOME)/.local/bin/uv
-endif
+# uv from PATH, else the one pip installs as a module (works with any Python, user or system site).
+UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-test
 
-.PHONY: all install install-bench lint typecheck test test-fast demo bench clean
+.PHONY: all install install-bench lint typecheck test test-fast demo bench clean uv
 
 all: test
 
-$(UV):
-	$(PYTHON) -m pip install --user --quiet uv || $(PYTHON) -m pip install --quiet uv
+uv:
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
 
 # The venv is rebuilt whenever the lock or the project metadata change.
-$(STAMP): pyproject.toml uv.lock | $(UV)
+$(STAMP): pyproject.toml uv.lock | uv
 	$(UV) sync --locked --extra test
 	touch $(STAMP)
 
 install: $(STAMP)
 
-install-bench: $(STAMP)
+install-bench: $(STAMP) | uv
 	$(UV) sync --locked --extra test --extra bench
 
 lint: install

@@ -1,0 +1,164 @@
+"""End to end: the example DAGs on a real Airflow (api-server, scheduler, dag-processor, triggerer,
+LocalExecutor, SQLite) on loopback, against the Redash emulator running in this process.
+
+What only a real deployment proves: the DAG files parse in the dag-processor, the tasks run in
+LocalExecutor workers, ``JobTrigger`` serialises, is imported and run by the triggerer process
+(whose connection lookup goes through Airflow's async API), and the task resumes in a worker with
+the trigger's event. The second test crashes the triggerer while a task is deferred and checks that
+a restarted triggerer finishes the job.
+
+One cluster serves both tests (starting Airflow is most of the cost). Every process is stopped at
+the end, and on failure the tail of every component's log is printed.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .airflow_cluster import AirflowCluster, TaskRunObservation
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
+
+EXAMPLE_DAGS = Path(__file__).resolve().parents[2] / "example_dags"
+EXAMPLE_DAG_IDS = (
+    "example_dash_scheduled_refresh",
+    "example_dash_refresh_dashboard",
+    "example_dash_submit_and_sense",
+)
+DAG_ID = "example_dash_submit_and_sense"
+SENSOR = "wait_for_job"
+SLOW_QUERY_ID = 3
+JOB_TRIGGER = "airflow_provider_dash.triggers.dash.JobTrigger"
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[Any]:
+    """The Redash emulator with its demo data, serving from this process."""
+    from airflow_provider_dash.testing import RedashEmulator
+
+    with RedashEmulator() as emu:
+        yield emu
+
+
+@pytest.fixture(scope="module")
+def cluster(emulator: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowCluster]:
+    """A running Airflow whose ``dash_default`` connection points at the emulator."""
+    home = tmp_path_factory.mktemp("airflow-home")
+    conn = {"conn_type": "dash", "host": emulator.url, "password": emulator.user_key}
+    env = {"AIRFLOW_CONN_DASH_DEFAULT": json.dumps(conn), "DASH_EXAMPLE_EXPORT_DIR": str(home / "exports")}
+    with AirflowCluster(home, EXAMPLE_DAGS, extra_env=env) as running:
+        try:
+            running.migrate()
+            running.start_all()
+            running.wait_until_healthy(timeout=150)
+            for dag_id in EXAMPLE_DAG_IDS:
+                running.wait_for_dag(dag_id, timeout=90)
+        except BaseException:
+            print(running.log_tails())
+            raise
+        yield running
+
+
+@pytest.fixture
+def report_logs_on_failure(request: pytest.FixtureRequest, cluster: AirflowCluster) -> Iterator[None]:
+    """Print the tail of every Airflow log when the test fails."""
+    yield
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        print(cluster.log_tails())
+
+
+def _fired_events(cluster: AirflowCluster, run_id: str, triggerer_job_id: int) -> list[dict[str, Any]]:
+    events = cluster.trigger_log_events(DAG_ID, run_id, SENSOR).get(triggerer_job_id, [])
+    return [e for e in events if e.get("event") == "Trigger fired event"]
+
+
+def _job_polls(emulator: Any) -> int:
+    table = emulator.counters.request_table()
+    return sum(n for (route, method, _), n in table.items() if route.endswith("/jobs/{job_id}") and method == "GET")
+
+
+def _assert_run_succeeded(observation: TaskRunObservation) -> None:
+    assert observation.run_state == "success", observation
+    assert observation.final_states == {"submit": "success", SENSOR: "success", "count_rows": "success"}, observation
+
+
+@pytest.mark.usefixtures("report_logs_on_failure")
+def test_example_dags_parse_in_the_dag_processor_without_import_errors(cluster: AirflowCluster) -> None:
+    assert cluster.import_errors() == []
+    for dag_id in EXAMPLE_DAG_IDS:
+        assert cluster.wait_for_dag(dag_id, timeout=5)["dag_id"] == dag_id
+
+
+@pytest.mark.usefixtures("report_logs_on_failure")
+def test_sensor_defers_to_the_real_triggerer_and_the_run_succeeds(cluster: AirflowCluster, emulator: Any) -> None:
+    # Long enough that the sensor certainly finds the job still running and defers, even when
+    # a LocalExecutor worker takes seconds to start on a busy machine.
+    emulator.set_query_delay(SLOW_QUERY_ID, 20)
+    polls_before = _job_polls(emulator)
+
+    cluster.unpause(DAG_ID)
+    run_id = cluster.trigger(DAG_ID)
+    observation = cluster.watch_run(DAG_ID, run_id, timeout=180)
+
+    _assert_run_succeeded(observation)
+    assert "deferred" in observation.seen_states[SENSOR], observation.seen_states
+    assert observation.trigger_classpaths[SENSOR] == {JOB_TRIGGER}
+    (triggerer_job_id,) = observation.triggerer_job_ids[SENSOR]
+    fired = _fired_events(cluster, run_id, triggerer_job_id)
+    assert len(fired) == 1, cluster.trigger_log_events(DAG_ID, run_id, SENSOR)
+    assert "success" in fired[0]["result"]
+    # the sensor's one check in the worker, then the trigger's polls from the triggerer
+    assert _job_polls(emulator) - polls_before >= 2
+
+
+@pytest.mark.usefixtures("report_logs_on_failure")
+def test_task_deferred_when_the_triggerer_crashes_succeeds_after_a_restart(
+    cluster: AirflowCluster, emulator: Any
+) -> None:
+    # The job outlives the crash and the restart by a wide margin (a new triggerer takes a dead
+    # one's triggers over once its heartbeat is older than the health-check threshold), and the
+    # job's state is checked at the takeover, so the test fails if the job had finished by then.
+    emulator.set_query_delay(SLOW_QUERY_ID, 45)
+    crash: dict[str, Any] = {}
+
+    def trigger_started(triggerer_job_id: int) -> bool:
+        events = cluster.trigger_log_events(DAG_ID, run_id, SENSOR).get(triggerer_job_id, [])
+        return any(str(e.get("event", "")).endswith(" starting") for e in events)
+
+    def crash_triggerer_once_running(observation: TaskRunObservation) -> None:
+        current = observation.current_triggerer(SENSOR)
+        if "killed_job" not in crash:
+            if observation.deferred(SENSOR) and current is not None and trigger_started(current):
+                crash["killed_job"] = current
+                crash["killed_at"] = time.time()
+                cluster.kill("triggerer")
+                cluster.start("triggerer")
+        elif "new_job" not in crash and current not in (None, crash["killed_job"]):
+            crash["new_job"] = current
+            crash["takeover_after"] = round(time.time() - crash["killed_at"], 1)
+            crash["jobs_in_flight_at_takeover"] = emulator.counters.in_flight
+            crash["still_deferred_at_takeover"] = observation.deferred(SENSOR)
+
+    cluster.unpause(DAG_ID)
+    run_id = cluster.trigger(DAG_ID)
+    observation = cluster.watch_run(DAG_ID, run_id, timeout=200, on_poll=crash_triggerer_once_running)
+
+    print(f"triggerer crash: {crash}")
+    assert "killed_job" in crash, "the trigger never ran, so the triggerer was not crashed"
+    assert "new_job" in crash, f"no other triggerer took the trigger over: {observation}"
+    assert crash["still_deferred_at_takeover"]
+    assert crash["jobs_in_flight_at_takeover"] >= 1, "the job had finished before the takeover"
+    _assert_run_succeeded(observation)
+    assert observation.triggerer_job_ids[SENSOR] == [crash["killed_job"], crash["new_job"]]
+    assert _fired_events(cluster, run_id, crash["killed_job"]) == []
+    (fired,) = _fired_events(cluster, run_id, crash["new_job"])
+    assert "success" in fired["result"]
+    # The restarted triggerer is a healthy member of the cluster again.
+    cluster.wait_until_healthy(timeout=30, triggerer_heartbeat_after=crash["killed_at"])
