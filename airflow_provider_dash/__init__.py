@@ -60,13 +60,17 @@ def get_provider_info() -> dict[str, Any]:
         "operators": [
             {
                 "integration-name": "Redash",
-                "python-modules": ["airflow_provider_dash.operators.dash"],
+                "python-modules": [
+                    "airflow_provider_dash.operators.dash",
+                    "airflow_provider_dash.operators.checks",
+                    "airflow_provider_dash.operators.export",
+                ],
             }
         ],
         "sensors": [
             {
                 "integration-name": "Redash",
-                "python-modules": ["airflow_provider_dash.sensors.dash"],
+                "python-modules": ["airflow_provider_dash.sensors.dash", "airflow_provider_dash.sensors.checks"],
             }
         ],
         "triggers": [

@@ -94,3 +94,25 @@ class DashJobCancelledError(DashJobError):
 
 class DashTimeoutError(DashError):
     """A wait passed its deadline. The job, if any, is named in the message."""
+
+
+class DashCheckFailedError(DashError):
+    """A data-quality check on a query result failed.
+
+    :param failures: one line per failed check (every failure, not only the first).
+    :param query_id: the checked query, when known.
+    :param query_result_id: the checked result.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        failures: tuple[str, ...] = (),
+        query_id: int | None = None,
+        query_result_id: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.failures = failures
+        self.query_id = query_id
+        self.query_result_id = query_result_id

@@ -28,6 +28,19 @@ EXPECTED: dict[str, tuple[dict[str, str], set[tuple[str, str]]]] = {
         {"submit": "RunQueryOperator", "wait_for_job": "JobSensor", "count_rows": "_PythonDecoratedOperator"},
         {("submit", "wait_for_job"), ("wait_for_job", "count_rows")},
     ),
+    "example_dash_quality_gate": (
+        {
+            "load_orders": "_PythonDecoratedOperator",
+            "check_orders": "QueryCheckOperator",
+            "refresh_dashboard": "RefreshDashboardOperator",
+            "export_orders": "ExportQueryResultOperator",
+        },
+        {
+            ("load_orders", "check_orders"),
+            ("check_orders", "refresh_dashboard"),
+            ("refresh_dashboard", "export_orders"),
+        },
+    ),
 }
 
 #: the tasks that must wait in the triggerer (the point of the examples).
@@ -35,6 +48,7 @@ DEFERRABLE_TASKS = {
     ("example_dash_scheduled_refresh", "refresh_orders"),
     ("example_dash_refresh_dashboard", "refresh_dashboard"),
     ("example_dash_submit_and_sense", "wait_for_job"),
+    ("example_dash_quality_gate", "check_orders"),
 }
 
 
