@@ -34,6 +34,7 @@ from airflow_provider_dash.exceptions import (
     DashJobFailedError,
     DashJobNotFoundError,
     DashNotFoundError,
+    DashResponseError,
 )
 from airflow_provider_dash.models import Job
 
@@ -548,6 +549,20 @@ class RetryableStatus(Exception):
         self.retry_after = retry_after
 
 
+class MalformedBody(Exception):
+    """A success status whose body is not JSON (cut by a proxy, a reset mid-body): raised by a transport
+    for requests that expect JSON, judged by :func:`should_retry` like an answer lost on the way.
+
+    :param status: the HTTP status of the answer.
+    :param text: the start of the body, for the error text.
+    """
+
+    def __init__(self, status: int, text: str) -> None:
+        super().__init__(f"HTTP {status} with a body that is not JSON")
+        self.status = status
+        self.text = text
+
+
 def _chain(exc: BaseException) -> list[BaseException]:
     """``exc`` and every error behind it (causes, contexts, and errors wrapped in ``args``)."""
     seen: list[BaseException] = []
@@ -588,7 +603,8 @@ def is_retryable_status(status: int) -> bool:
 def should_retry(request: Request, failure: BaseException) -> bool:
     """The one retry predicate.
 
-    Retried: connection errors, timeouts, 429 and 5xx. Never: TLS failures and other 4xx. A request
+    Retried: connection errors, timeouts, 429, 5xx and a success whose body is not JSON. Never: TLS
+    failures and other 4xx. A request
     that is not idempotent (creating an object) is retried only when it surely did not take effect:
     the connection was never made, or the server said 429/502/503/504.
     """
@@ -598,6 +614,10 @@ def should_retry(request: Request, failure: BaseException) -> bool:
         return request.idempotent or failure.kind == "connect"
     if isinstance(failure, RetryableStatus):
         return request.idempotent or failure.status in (429, 502, 503, 504)
+    if isinstance(failure, MalformedBody):
+        # The request took effect; sending it again is safe only when it is idempotent (an execution
+        # is, through for_retry: the retry gets the same job or the fresh result).
+        return request.idempotent
     return False
 
 
@@ -664,6 +684,11 @@ def final_error(request: Request, failure: BaseException, config: ConnectionConf
         assert error is not None  # a retryable status is an error status
         return error
     url = request.url(config.base_url)
+    if isinstance(failure, MalformedBody):
+        return DashResponseError(
+            f"{request.method} {url} for {request.what} answered {failure.status} with a body that is not JSON "
+            f"({config.retries + 1} attempt(s)): {failure.text[:200]!r}"
+        )
     if isinstance(failure, TransportFailure) and failure.kind == "tls":
         return DashConnectionError(
             f"TLS verification failed for {config.base_url} ({request.method} {url}): {failure.detail}. "

@@ -7,6 +7,7 @@ the async client; this module is the requests transport plus the Redash workflow
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import tempfile
@@ -119,6 +120,13 @@ class DashHook(BaseHook):
             import requests
 
             config = self.config
+            if config.verify is False:
+                self.log.warning(
+                    "TLS certificate verification is OFF for connection %r (%s): extra verify is false, so "
+                    "anyone on the path can read the API key. Prefer a CA bundle path in verify.",
+                    config.conn_id,
+                    config.base_url,
+                )
             session = requests.Session()
             session.headers["Accept"] = "application/json"
             # Auth as an auth object, not a default header: requests then skips ~/.netrc for our host,
@@ -144,6 +152,17 @@ class DashHook(BaseHook):
 
         :raises DashError: the mapped error once retrying is over (or not allowed).
         """
+        return self._exchange(request, config)[0]
+
+    def _exchange(
+        self, request: Request, config: ConnectionConfig | None = None, *, want_json: bool = False
+    ) -> tuple[requests.Response, Any]:
+        """Send ``request`` with the shared retry policy; return the successful response and, with
+        ``want_json``, its parsed body (``None`` when empty). A success whose body is not JSON is
+        retried like a lost answer (a proxy or a reset may cut a body short).
+
+        :raises DashError: the mapped error once retrying is over (or not allowed).
+        """
         import requests
         import tenacity
 
@@ -151,9 +170,10 @@ class DashHook(BaseHook):
         session = self.get_conn()
         first_attempt_at = time.monotonic()
         attempts = 0
+        body: Any = None
 
         def attempt() -> requests.Response:
-            nonlocal attempts
+            nonlocal attempts, body
             attempts += 1
             current = request if attempts == 1 else _api.for_retry(request, first_attempt_at)
             url = current.url(config.base_url)
@@ -170,9 +190,15 @@ class DashHook(BaseHook):
             except requests.exceptions.RequestException as exc:
                 raise _requests_failure(exc) from None
             if _api.is_retryable_status(response.status_code):
-                body = response.content
+                raw = response.content
                 response.close()
-                raise _api.RetryableStatus(response.status_code, body, response.headers.get("Retry-After"))
+                raise _api.RetryableStatus(response.status_code, raw, response.headers.get("Retry-After"))
+            body = None
+            if want_json and response.status_code < 400 and response.content:
+                try:
+                    body = response.json()
+                except ValueError:
+                    raise _api.MalformedBody(response.status_code, response.text[:200]) from None
             return response
 
         def before_sleep(state: tenacity.RetryCallState) -> None:
@@ -191,26 +217,22 @@ class DashHook(BaseHook):
         retrying = tenacity.Retrying(**_api.tenacity_kwargs(request, config), before_sleep=before_sleep)
         try:
             response = retrying(attempt)
-        except (_api.TransportFailure, _api.RetryableStatus) as failure:
+        except (_api.TransportFailure, _api.RetryableStatus, _api.MalformedBody) as failure:
             raise _api.final_error(request, failure, config) from None
-        error = _api.error_for_response(request, response.status_code, response.content, config.base_url)
+        # Read the body only for an error: a streamed download must not be loaded into memory here.
+        error_body = response.content if response.status_code >= 400 else b""
+        error = _api.error_for_response(request, response.status_code, error_body, config.base_url)
         if error is not None:
             response.close()
             raise error
-        return response
+        return response, body
 
     def _json(self, request: Request, config: ConnectionConfig | None = None) -> Any:
-        """Send ``request`` and return its JSON body (``None`` for an empty body)."""
-        response = self._send(request, config)
-        if not response.content:
-            return None
-        try:
-            return response.json()
-        except ValueError:
-            raise DashResponseError(
-                f"{request.method} {request.url(self.config.base_url)} for {request.what} answered "
-                f"{response.status_code} with a body that is not JSON: {response.text[:200]!r}"
-            ) from None
+        """Send ``request`` and return its JSON body (``None`` for an empty body).
+
+        :raises DashResponseError: when every answer's body was not JSON.
+        """
+        return self._exchange(request, config, want_json=True)[1]
 
     def _pages(self, build: Callable[[int, int], Request], page_size: int) -> Iterator[Any]:
         """Yield every item of a paginated list, page after page, stopping after the last one."""
@@ -350,12 +372,20 @@ class DashHook(BaseHook):
             or -1: any cached result).
         :return: :class:`QueryRun` with ``result`` or ``job``.
         :raises DashParameterError: when a value does not fit its definition.
+        :raises DashConfigError: when the query is archived (checked when the query is fetched).
         :raises DashError: when the server refuses.
         """
         if max_age is not None and (isinstance(max_age, bool) or not isinstance(max_age, int) or max_age < -1):
             raise DashConfigError(f"max_age must be a whole number of seconds >= -1 or None, got {max_age!r}")
         if check_parameters or parameters is None:
             query = self.get_query(query_id)
+            if query.is_archived:
+                # Redash still runs an archived query, but archiving is how a query is retired: a
+                # pipeline that keeps refreshing one is almost always a mistake nobody noticed.
+                raise DashConfigError(
+                    f"Query {query.id} {query.name!r} is archived on {self.config.base_url}: expected an active "
+                    "query. Restore it in Redash (or point the task at the query that replaced it)."
+                )
             values: Mapping[str, Any] | None = resolve_parameters(query, parameters)
         else:
             values = parameters
@@ -499,6 +529,56 @@ class DashHook(BaseHook):
         request = _api.query_result_request(result_id, self._result_query_id(query_id))
         return QueryResult.from_json(self._json(request))
 
+    @contextlib.contextmanager
+    def open_query_result_stream(
+        self,
+        result_id: int,
+        *,
+        file_format: str = "csv",
+        query_id: int | None = None,
+        chunk_size: int = DOWNLOAD_CHUNK_SIZE,
+    ) -> Iterator[Iterator[bytes]]:
+        """Open a stored result as a file (``csv``, ``json``, ``tsv`` or ``xlsx``) and yield its byte chunks.
+
+        A context manager: the request is sent (with the usual retries) on entry, the response is
+        closed on exit. Nothing is held in memory beyond one chunk::
+
+            with hook.open_query_result_stream(result_id, file_format="csv") as chunks:
+                for chunk in chunks:
+                    out.write(chunk)
+
+        :param query_id: the result's query; needed with a query key (defaults to extra ``query_id``).
+        :param chunk_size: the largest chunk to yield, in bytes.
+        :return: a context manager yielding an iterator of ``bytes`` chunks.
+        :raises DashConfigError: for another format (the message lists the allowed ones).
+        :raises DashNotFoundError: when the result does not exist.
+        :raises DashConnectionError: while iterating, when the connection breaks mid-download.
+        """
+        request = _api.download_request(result_id, file_format, self._result_query_id(query_id))
+        self.log.info("Downloading query result %s as %s", result_id, request.path.rsplit(".", 1)[-1])
+        response = self._send(request)
+        try:
+            yield self._chunks(request, response, chunk_size)
+        finally:
+            response.close()
+
+    def _chunks(self, request: Request, response: requests.Response, chunk_size: int) -> Iterator[bytes]:
+        import requests
+
+        received = 0
+        try:
+            for chunk in response.iter_content(chunk_size=chunk_size):
+                received += len(chunk)
+                yield chunk
+        except requests.exceptions.RequestException as exc:
+            failure = _requests_failure(exc)
+            raise DashConnectionError(
+                f"The download of {request.what} from {self.config.base_url} broke after {received} bytes: "
+                f"{failure.detail}",
+                method=request.method,
+                url=request.url(self.config.base_url),
+            ) from None
+
     def download_query_result(
         self,
         result_id: int,
@@ -518,41 +598,26 @@ class DashHook(BaseHook):
         :raises DashConfigError: for another format (the message lists the allowed ones).
         :raises DashConnectionError: when the connection breaks during the download.
         """
-        request = _api.download_request(result_id, file_format, self._result_query_id(query_id))
-        self.log.info("Downloading query result %s as %s", result_id, request.path.rsplit(".", 1)[-1])
         if isinstance(target, (str, os.PathLike)):
             path = os.fspath(target)
             directory = os.path.dirname(os.path.abspath(path))
             fd, tmp_path = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".part")
             try:
                 with os.fdopen(fd, "wb") as tmp:
-                    written = self._stream_to(request, tmp)
+                    written = self._stream_to(result_id, file_format, query_id, tmp)
                 os.replace(tmp_path, path)
             except BaseException:
                 os.unlink(tmp_path)
                 raise
             return written
-        return self._stream_to(request, target)
+        return self._stream_to(result_id, file_format, query_id, target)
 
-    def _stream_to(self, request: Request, out: IO[bytes]) -> int:
-        import requests
-
-        response = self._send(request)
+    def _stream_to(self, result_id: int, file_format: str, query_id: int | None, out: IO[bytes]) -> int:
         written = 0
-        try:
-            for chunk in response.iter_content(chunk_size=DOWNLOAD_CHUNK_SIZE):
+        with self.open_query_result_stream(result_id, file_format=file_format, query_id=query_id) as chunks:
+            for chunk in chunks:
                 out.write(chunk)
                 written += len(chunk)
-        except requests.exceptions.RequestException as exc:
-            failure = _requests_failure(exc)
-            raise DashConnectionError(
-                f"The download of {request.what} from {self.config.base_url} broke after {written} bytes: "
-                f"{failure.detail}",
-                method=request.method,
-                url=request.url(self.config.base_url),
-            ) from None
-        finally:
-            response.close()
         return written
 
     # ------------------------------------------------------------------ dashboards

@@ -225,11 +225,13 @@ class RunQueryOperator(BaseOperator):
     template_fields_renderers = {"parameters": "json"}
     operator_extra_links = (RedashQueryLink(),)
     ui_color = "#ff7667"
+    #: Subclasses that can work from a given result id (no query) set this to False.
+    _query_id_required = True
 
     def __init__(
         self,
         *,
-        query_id: int | str,
+        query_id: int | str | None,
         parameters: Mapping[str, Any] | str | None = None,
         max_age: int | str | None = 0,
         wait_for_completion: bool = True,
@@ -241,7 +243,8 @@ class RunQueryOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        _check_query_id(query_id)
+        if query_id is not None or self._query_id_required:
+            _check_query_id(query_id)
         _check_parameters(parameters)
         _check_max_age(max_age)
         self.query_id = query_id
@@ -257,13 +260,32 @@ class RunQueryOperator(BaseOperator):
         self._job_id: str | None = None
         self._job_query_id: int | None = None
         self._job_owned = False
+        self._hook: DashHook | None = None
 
-    def execute(self, context: Context) -> int | None:
-        """Execute the query (or reattach to the previous try's job) and wait as configured."""
+    def _get_hook(self) -> DashHook:
+        if self._hook is None:
+            self._hook = _make_hook(self.dash_conn_id)
+        return self._hook
+
+    def execute(self, context: Context) -> Any:
+        """Execute the query (or reattach to the previous try's job), wait as configured, then :meth:`_on_result`."""
+        result_id = self._run_query(context)
+        return None if result_id is None else self._on_result(context, result_id)
+
+    def _on_result(self, context: Context, result_id: int) -> Any:
+        """What to do with the finished run's result; the task's return value (XCom ``return_value``).
+
+        Called once per successful run, from :meth:`execute` (cached answer, worker wait, reattach)
+        and from :meth:`execute_complete` (after a deferral). The checks and the export override it.
+        """
+        return result_id
+
+    def _run_query(self, context: Context) -> int | None:
+        """Execute the query (or reattach) and wait or defer; the result id, or ``None`` when not waiting."""
         query_id = _as_query_id(self.query_id)
         parameters = _as_parameters(self.parameters)
         max_age = _as_max_age(self.max_age)
-        hook = _make_hook(self.dash_conn_id)
+        hook = self._get_hook()
         context["ti"].xcom_push(key=QUERY_URL_KEY, value=query_page_url(hook.config.base_url, query_id))
         stored = _StoredJob(context, self.log)
 
@@ -390,8 +412,8 @@ class RunQueryOperator(BaseOperator):
             return deadline, f"execution_timeout={self.execution_timeout.total_seconds():g} s"
         return deadline, f"timeout={self.timeout:g} s"
 
-    def execute_complete(self, context: Context, event: dict[str, Any], **_: Any) -> int:
-        """Resume after :class:`JobTrigger`: return the result id, or cancel on timeout and raise.
+    def execute_complete(self, context: Context, event: dict[str, Any], **_: Any) -> Any:
+        """Resume after :class:`JobTrigger`: :meth:`_on_result` of the result id, or cancel on timeout and raise.
 
         :raises DashJobFailedError: the job failed.
         :raises DashJobCancelledError: the job was cancelled.
@@ -412,7 +434,7 @@ class RunQueryOperator(BaseOperator):
         _StoredJob(context, self.log).clear()
         result_id = outcomes.result_id(job_id)
         assert result_id is not None  # raise_for_failures raised otherwise
-        return result_id
+        return self._on_result(context, result_id)
 
     def _cancel_after_timeout(self, job_id: str, query_id: int, owned: bool) -> str:
         if not owned:

@@ -135,7 +135,10 @@ class JobTrigger(BaseTrigger):
             client = await self._get_client()
             while True:
                 pending = [job_id for job_id in self.job_ids if not self._jobs[job_id].is_terminal]
-                polled = await asyncio.gather(*(self._poll(client, job_id) for job_id in pending))
+                if len(pending) == 1:  # the usual case: no task and no gather per poll
+                    polled = [await self._poll(client, pending[0])]
+                else:
+                    polled = await asyncio.gather(*(self._poll(client, job_id) for job_id in pending))
                 for job in polled:
                     self._jobs[job.id] = job
                 event = self._decide(started)
