@@ -6,10 +6,11 @@ plugin, ``airflow_provider_dash.testing.pytest_plugin``.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -60,3 +61,25 @@ def run_dag(airflow_db: Path) -> Callable[[Any], Any]:
 def dag_id(request: pytest.FixtureRequest) -> str:
     """A DAG id unique to the test."""
     return "t_" + request.node.name.replace("[", "_").replace("]", "").replace("-", "_")[:200]
+
+
+@pytest.fixture
+def dash_conn_id(dash_connection: Callable[..., str]) -> str:
+    """The plugin's ``dash_conn_id`` (``dash_default`` to ``dash_emulator``) with one retry, so the
+    many tests of failures (5xx, unknown jobs) end without the default retry budget's backoff."""
+    return dash_connection(retries=1)
+
+
+@pytest.fixture
+def debug_logs(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
+    """Every logger at DEBUG (the root, and each one already made), captured; levels restored after."""
+    loggers = [logging.getLogger(), *(logging.getLogger(name) for name in list(logging.root.manager.loggerDict))]
+    for name in ("urllib3", "httpx", "httpcore", "requests", "airflow", "airflow_provider_dash"):
+        loggers.append(logging.getLogger(name))
+    old = [(logger, logger.level) for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.DEBUG)
+    caplog.set_level(logging.DEBUG)
+    yield caplog
+    for logger, level in old:
+        logger.setLevel(level)

@@ -49,6 +49,35 @@ class DagResult:
             assert ti is not None, task_id
             return int(ti.try_number)
 
+    def xcoms(self) -> list[tuple[str, str, Any]]:
+        """Every XCom row of the run as (task id, key, stored value as the DB holds it)."""
+        from airflow.models.xcom import XComModel
+        from airflow.utils.session import create_session
+        from sqlalchemy import select
+
+        with create_session() as session:
+            rows = session.execute(
+                select(XComModel.task_id, XComModel.key, XComModel.value).where(
+                    XComModel.dag_id == self.dag_run.dag_id, XComModel.run_id == self.dag_run.run_id
+                )
+            ).all()
+        return [(str(task_id), str(key), value) for task_id, key, value in rows]
+
+    def rendered_fields(self) -> dict[str, Any]:
+        """Every task's rendered template fields as stored for the run (task id -> fields)."""
+        from airflow.models.renderedtifields import RenderedTaskInstanceFields
+        from airflow.utils.session import create_session
+        from sqlalchemy import select
+
+        with create_session() as session:
+            rows = session.execute(
+                select(RenderedTaskInstanceFields.task_id, RenderedTaskInstanceFields.rendered_fields).where(
+                    RenderedTaskInstanceFields.dag_id == self.dag_run.dag_id,
+                    RenderedTaskInstanceFields.run_id == self.dag_run.run_id,
+                )
+            ).all()
+        return {str(task_id): fields for task_id, fields in rows}
+
     def xcom(self, task_id: str, key: str = "return_value") -> Any:
         from airflow.models.xcom import XComModel
         from airflow.utils.session import create_session

@@ -248,7 +248,10 @@ class DashHook(BaseHook):
                     return
                 raise
             yield from page.results
-            if not page.results or page_number * page.page_size >= page.count:
+            # A short page is the last one. A page_size below 1 (a broken server or proxy) falls back
+            # to the size asked for: trusting it would request the same page forever.
+            size = page.page_size if page.page_size >= 1 else page_size
+            if len(page.results) < size or page_number * size >= page.count:
                 return
             page_number += 1
 

@@ -491,9 +491,10 @@ class JobManager:
         return job
 
     def pump(self) -> None:
-        """Start queued jobs while fewer than ``workers`` run (event-loop thread)."""
+        """Start queued jobs while fewer than ``workers`` run (event-loop thread; 0 workers keeps
+        every job queued)."""
         with self._lock:
-            while self._queue and self._running < max(1, self.workers):
+            while self._queue and self._running < self.workers:
                 job = self._queue.popleft()
                 if job.status != QUEUED:
                     continue

@@ -24,7 +24,9 @@ class FaultConfig:
     :param methods: HTTP methods the faults apply to; None means every method.
     :param rate_limit_every: every Nth matching request gets 429 with ``Retry-After``; 0 = off.
     :param retry_after: the ``Retry-After`` value (seconds) sent with injected 429s.
-    :param latency: real seconds added before answering each matching request.
+    :param latency: real seconds added before answering a matching request.
+    :param latency_rate: the share (0..1) of matching requests that get ``latency``, drawn from
+        a seeded generator of its own (so it does not shift the other faults' sequence).
     :param drop_rate: probability that the connection is closed without any answer.
     :param malformed_next: the next N JSON answers get a truncated, non-JSON body (status 200).
     """
@@ -36,6 +38,7 @@ class FaultConfig:
     rate_limit_every: int = 0
     retry_after: int = 1
     latency: float = 0.0
+    latency_rate: float = 1.0
     drop_rate: float = 0.0
     malformed_next: int = 0
 
@@ -59,9 +62,10 @@ class FaultInjector:
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self._rng = random.Random(self.seed)
+        self._latency_rng = random.Random(f"latency-{self.seed}")
         self._matching_seen = 0
         self._malformed_left = self.config.malformed_next
-        self.injected: dict[str, int] = {"error": 0, "rate_limit": 0, "drop": 0, "malformed": 0}
+        self.injected: dict[str, int] = {"error": 0, "rate_limit": 0, "drop": 0, "malformed": 0, "latency": 0}
 
     def configure(self, config: FaultConfig | None = None, **changes: object) -> FaultConfig:
         """Replace the configuration (or change some fields of it); resets the Nth-request count.
@@ -88,6 +92,7 @@ class FaultInjector:
         with self._lock:
             self.seed = seed
             self._rng = random.Random(seed)
+            self._latency_rng = random.Random(f"latency-{seed}")
 
     def _matches(self, route: str, path: str, method: str) -> bool:
         cfg = self.config
@@ -104,7 +109,10 @@ class FaultInjector:
             if not self._matches(route, path, method):
                 return FaultDecision()
             self._matching_seen += 1
-            decision = FaultDecision(latency=cfg.latency)
+            decision = FaultDecision()
+            if cfg.latency > 0 and (cfg.latency_rate >= 1 or self._latency_rng.random() < cfg.latency_rate):
+                decision.latency = cfg.latency
+                self.injected["latency"] += 1
             if cfg.drop_rate and self._rng.random() < cfg.drop_rate:
                 decision.action = DROP
             elif cfg.rate_limit_every and self._matching_seen % cfg.rate_limit_every == 0:

@@ -6,17 +6,26 @@
   stopped after the test.
 * ``dash_emulator_session``: one emulator shared by a whole session (do not change its knobs).
 * ``dash_conn_uri``: an Airflow connection URI pointing at ``dash_emulator`` with the user key.
+* ``dash_conn_id``: the Airflow connection ``dash_default`` (the operators' default) pointing at
+  ``dash_emulator`` with the user key, defined for this test only; use it to run your own DAGs.
+* ``dash_connection``: ``make(conn_id="dash_default", *, emulator=None, host=None, key=None, **extra)``
+  for connections with other ids, emulators, hosts, keys or extras (``retries=1``...); returns the id.
+* ``dash_hook``: a ``DashHook`` on ``dash_conn_id``, closed after the test.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import pytest
 
 from .server import RedashEmulator
+
+if TYPE_CHECKING:
+    from airflow_provider_dash.hooks.dash import DashHook
 
 
 @pytest.fixture
@@ -60,3 +69,49 @@ def dash_conn_uri(dash_emulator: RedashEmulator) -> str:
     host = f"{dash_emulator.host}:{dash_emulator.port}"
     path = quote(dash_emulator.base_path or "", safe="")
     return f"dash://:{quote(dash_emulator.user_key, safe='')}@{host}/{path}?__extra__=%7B%22protocol%22%3A%22http%22%7D"
+
+
+@pytest.fixture
+def dash_connection(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Callable[..., str]:
+    """:return: ``make(conn_id="dash_default", *, emulator=None, host=None, key=None, **extra) -> conn_id``,
+    defining an Airflow connection (``AIRFLOW_CONN_<ID>``, JSON form, undone after the test) to
+    ``emulator`` (default: ``dash_emulator``) or to the base URL ``host``, with ``key`` (default: the
+    emulator's user key) and ``extra`` (``verify``, ``timeout``, ``retries``, ``query_id``)."""
+
+    def make(
+        conn_id: str = "dash_default",
+        *,
+        emulator: RedashEmulator | None = None,
+        host: str | None = None,
+        key: str | None = None,
+        **extra: Any,
+    ) -> str:
+        if host is None or key is None:
+            # dash_emulator is started only when no other emulator (or host and key) is given
+            emu = emulator if emulator is not None else request.getfixturevalue("dash_emulator")
+            host = emu.url if host is None else host
+            key = emu.user_key if key is None else key
+        fields: dict[str, Any] = {"conn_type": "dash", "host": host, "password": key}
+        if extra:
+            fields["extra"] = extra
+        monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(fields))
+        return conn_id
+
+    return make
+
+
+@pytest.fixture
+def dash_conn_id(dash_connection: Callable[..., str]) -> str:
+    """:return: ``"dash_default"``, an Airflow connection to ``dash_emulator`` with its user key
+    (the operators' default connection id, so a DAG under test needs no change)."""
+    return dash_connection()
+
+
+@pytest.fixture
+def dash_hook(dash_conn_id: str) -> Iterator[DashHook]:
+    """:return: a ``DashHook`` on ``dash_conn_id`` (to act on the server as another client would)."""
+    from airflow_provider_dash.hooks.dash import DashHook  # imports Airflow: only when used
+
+    hook = DashHook(dash_conn_id)
+    yield hook
+    hook.close()

@@ -242,20 +242,29 @@ class RedashApp:
         if not base or path == base or path.startswith(base + "/"):
             route, args = self.match(path[len(base) :] or "/")
         template = route.template if route else "<unmatched>"
+        query = scope.get("query_string") or b""
+        target = path + ("?" + query.decode("latin-1") if query else "")
+        recorded = False
         try:
             decision = emu.faults.decide(template, path, method)
             if decision.latency > 0:
                 await asyncio.sleep(decision.latency)
             if decision.action == fault_actions.DROP:
+                recorded = True
+                counters.record_request(template, method, 0, target)
                 await self._drop(scope)
                 return
             response = self._injected(decision)
             if response is None:
                 response = await self._dispatch(scope, receive, route, args, method)
             status = response.status_code
+            # Counted before the answer goes out: a client holding the answer finds it counted.
+            recorded = True
+            counters.record_request(template, method, status, target)
             await response(scope, receive, send)
         finally:
-            counters.record_request(template, method, status)
+            if not recorded:
+                counters.record_request(template, method, status, target)
             counters.request_ended()
 
     async def _drop(self, scope: dict[str, Any]) -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -57,6 +59,17 @@ def _protocol_class(emu: RedashEmulator) -> type[asyncio.Protocol]:
     return CountingProtocol
 
 
+class _CountingTLSContext(ssl.SSLContext):
+    """A server TLS context that counts handshakes as they begin (asyncio wraps one BIO per
+    connection), so a test sees refused handshakes that never reach the HTTP layer."""
+
+    counters: Counters
+
+    def wrap_bio(self, *args: Any, **kwargs: Any) -> ssl.SSLObject:
+        self.counters.tls_handshake_started()
+        return super().wrap_bio(*args, **kwargs)
+
+
 class RedashEmulator:
     """An emulated Redash 26.3.0 server for tests, demos and benchmarks.
 
@@ -69,12 +82,15 @@ class RedashEmulator:
     :param port: port (0 = a free one; see :attr:`port` after start).
     :param seed: seed of the fault injector's random generator.
     :param time_scale: emulated seconds per real second (delays and cache ageing).
-    :param workers: jobs that run at once; the others stay queued (status 1).
+    :param workers: jobs that run at once; the others stay queued (status 1). 0 keeps every job queued.
     :param job_ttl: emulated seconds a finished job is remembered (then its id is unknown: 500).
     :param base_path: URL prefix the API is served under (``"/redash"``), or ``""``.
     :param demo_data: load the recorded server's demo objects (see :mod:`.demo`).
     :param user_key: the admin's API key (random by default).
     :param faults: initial fault configuration.
+    :param ssl_certfile: serve HTTPS with this certificate (PEM, chain included); :attr:`url`
+        then starts with ``https://``.
+    :param ssl_keyfile: the certificate's private key (PEM), when not in ``ssl_certfile``.
     """
 
     def __init__(
@@ -92,8 +108,12 @@ class RedashEmulator:
         faults: FaultConfig | None = None,
         version: str = REDASH_VERSION,
         sql_threads: int = 4,
+        ssl_certfile: str | os.PathLike[str] | None = None,
+        ssl_keyfile: str | os.PathLike[str] | None = None,
     ) -> None:
         self.host = host
+        self.ssl_certfile = os.fspath(ssl_certfile) if ssl_certfile is not None else None
+        self.ssl_keyfile = os.fspath(ssl_keyfile) if ssl_keyfile is not None else None
         self.port = port
         self.base_path = "/" + base_path.strip("/") if base_path.strip("/") else ""
         self.version = version
@@ -120,8 +140,9 @@ class RedashEmulator:
     # -- life cycle ----------------------------------------------------------------------------
     @property
     def url(self) -> str:
-        """:return: the base URL clients use (``http://127.0.0.1:<port>[/base_path]``)."""
-        return f"http://{self.host}:{self.port}{self.base_path}"
+        """:return: the base URL clients use (``http[s]://127.0.0.1:<port>[/base_path]``)."""
+        scheme = "https" if self.ssl_certfile else "http"
+        return f"{scheme}://{self.host}:{self.port}{self.base_path}"
 
     base_url = url
 
@@ -157,7 +178,15 @@ class RedashEmulator:
             limit_concurrency=None,
             timeout_keep_alive=120,
             timeout_graceful_shutdown=2,
+            ssl_certfile=self.ssl_certfile,
+            ssl_keyfile=self.ssl_keyfile,
         )
+        if self.ssl_certfile:
+            self._config.load()  # builds uvicorn's TLS context; swap in one that counts handshakes
+            context = _CountingTLSContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(self.ssl_certfile, self.ssl_keyfile)
+            context.counters = self.counters
+            self._config.ssl = context
         self._server = uvicorn.Server(self._config)
         ready = threading.Event()
 
@@ -231,7 +260,7 @@ class RedashEmulator:
                 server_state=self._server.server_state,
                 app_state=self._server.lifespan.state,
             )
-            server = await loop.create_server(factory, sock=sock, backlog=self._config.backlog)
+            server = await loop.create_server(factory, sock=sock, ssl=self._config.ssl, backlog=self._config.backlog)
             self._server.servers.append(server)
 
         self._call(up())

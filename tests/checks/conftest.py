@@ -1,40 +1,12 @@
-"""Fixtures for the gate and sensor tests: a connection to the emulator and a hook on it."""
+"""Fixtures for these tests (the connection and hook fixtures, ``dash_conn_id`` and ``dash_hook``, come
+from the emulator's pytest plugin): saved queries made from SQL."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-
-
-@pytest.fixture
-def dash_conn_id(dash_emulator: Any, monkeypatch: pytest.MonkeyPatch) -> str:
-    """An Airflow connection (environment variable) to ``dash_emulator`` with the admin's user key."""
-    conn_id = "dash_emulator"
-    monkeypatch.setenv(
-        f"AIRFLOW_CONN_{conn_id.upper()}",
-        json.dumps(
-            {
-                "conn_type": "dash",
-                "host": dash_emulator.url,
-                "password": dash_emulator.user_key,
-                "extra": {"retries": 1},
-            }
-        ),
-    )
-    return conn_id
-
-
-@pytest.fixture
-def dash_hook(dash_conn_id: str) -> Iterator[Any]:
-    """A DashHook on ``dash_conn_id``."""
-    from airflow_provider_dash.hooks.dash import DashHook
-
-    hook = DashHook(dash_conn_id)
-    yield hook
-    hook.close()
 
 
 @pytest.fixture

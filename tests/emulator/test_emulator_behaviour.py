@@ -106,6 +106,17 @@ def test_workers_bound_running_jobs_and_queue_the_rest(dash_emulator: RedashEmul
     assert _job(emu, busy["id"])["error"] == "Query cancelled by user."
 
 
+def test_zero_workers_keep_every_job_queued_until_workers_come_back(dash_emulator: RedashEmulator) -> None:
+    emu = dash_emulator
+    emu.workers = 0
+    job = _run(emu, 3)["job"]
+    assert emu.counters.in_flight == 1
+    assert _job(emu, job["id"])["status"] == 1  # answered after the event loop had every chance to start it
+    assert _job(emu, job["id"])["status"] == 1
+    emu.workers = 1
+    assert _finished(emu, job["id"])["status"] == 3
+
+
 def test_max_age_ages_with_time_scale(dash_emulator_factory: Factory) -> None:
     emu = dash_emulator_factory(time_scale=1000)
     result_id = emu.seed_result(5)
@@ -163,6 +174,42 @@ def test_latency_is_added(dash_emulator: RedashEmulator) -> None:
     started = time.monotonic()
     requests.get(emu.url + "/ping")
     assert time.monotonic() - started >= 0.3
+
+
+def test_latency_rate_slows_a_seeded_share_of_requests(dash_emulator_factory: Factory) -> None:
+    def slowed(seed: int) -> list[bool]:
+        emu = dash_emulator_factory(seed=seed, demo_data=False)
+        emu.set_faults(latency=0.05, latency_rate=0.3, routes=["/ping"])
+        flags = []
+        with requests.Session() as http:
+            for _ in range(40):
+                started = time.monotonic()
+                http.get(emu.url + "/ping")
+                flags.append(time.monotonic() - started >= 0.05)
+        assert emu.faults.injected["latency"] == sum(flags)
+        return flags
+
+    first = slowed(3)
+    assert 4 <= sum(first) <= 20  # about 30% of 40
+    assert slowed(3) == first  # seeded: the same requests again
+
+
+def test_a_request_is_counted_before_its_answer_is_sent(dash_emulator: RedashEmulator) -> None:
+    emu = dash_emulator
+    emu.add_table(
+        "wide",
+        [("n", "INTEGER"), ("label", "TEXT")],
+        "WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < 300000) "
+        "SELECT n, 'a label long enough to fill the socket buffers ' || n FROM s",
+    )
+    result_id = emu.seed_result(sql="select n, label from wide")
+    route = "/api/query_results/{query_result_id}"
+    with requests.get(f"{emu.url}/api/query_results/{result_id}.csv", headers=emu.headers(), stream=True) as r:
+        # Headers are in, ~15 MB of body is not (it cannot fit in the socket buffers): still counted.
+        assert r.status_code == 200
+        assert emu.counters.requests(route=route, status=200) == 1
+        assert emu.counters.targets()[-1] == f"/api/query_results/{result_id}.csv"
+        assert emu.counters.concurrent_requests == 1  # the answer is indeed still being sent
 
 
 def test_dropped_connection_gives_client_a_connection_error(dash_emulator: RedashEmulator) -> None:

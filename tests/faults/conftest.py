@@ -1,22 +1,16 @@
-"""Fixtures for the fault suite: an emulator with seeded faults and connections tuned to survive them.
-
-The emulator's ``latency`` applies to every matching request; "some responses slower than the HTTP
-timeout" needs it on a seeded fraction, so :class:`SlowSomeInjector` (test-side) adds that.
-"""
+"""Fixtures for the fault suite: an emulator with seeded faults and connections tuned to survive them."""
 
 from __future__ import annotations
 
 import json
-import random
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
 from airflow_provider_dash.hooks.dash import DashHook
-from airflow_provider_dash.testing.faults import PASS, FaultDecision, FaultInjector
+from airflow_provider_dash.testing.faults import FaultConfig, FaultInjector
 
 #: The connection's HTTP timeout in the fault tests, and the latency of the "slow" answers.
 HTTP_TIMEOUT = 0.5
@@ -43,34 +37,10 @@ QUERIES: dict[str, tuple[str, list[dict[str, Any]] | None]] = {
 }
 
 
-@dataclass
-class SlowSomeInjector(FaultInjector):
-    """The emulator's fault injector, plus ``slow_rate``: that seeded share of the requests that would
-    pass gets ``slow_latency`` seconds of delay (answers slower than the client's timeout)."""
-
-    slow_rate: float = 0.0
-    slow_latency: float = SLOW_LATENCY
-    slow_methods: tuple[str, ...] = ("GET", "POST", "DELETE")
-    slowed: int = field(default=0, init=False)
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self._slow_rng = random.Random(self.seed + 1)
-
-    def decide(self, route: str, path: str, method: str) -> FaultDecision:
-        decision = super().decide(route, path, method)
-        if decision.action == PASS and method.upper() in self.slow_methods and self.slow_rate:
-            with self._lock:
-                if self._slow_rng.random() < self.slow_rate:
-                    decision.latency = max(decision.latency, self.slow_latency)
-                    self.slowed += 1
-        return decision
-
-
-def apply_faults(emu: Any, *, seed: int = 6, slow_rate: float = 0.1, **config: Any) -> SlowSomeInjector:
-    """Give ``emu`` the issue's fault mix (overridable): 30% 500/502/503, 429 with Retry-After 1 every
-    7th request, 5% dropped connections, ``slow_rate`` of answers slower than the timeout, one
-    malformed JSON body."""
+def apply_faults(emu: Any, *, seed: int = 6, slow_rate: float = 0.1, **config: Any) -> FaultInjector:
+    """Give ``emu`` a fresh injector with the issue's fault mix (overridable): 30% 500/502/503, 429 with
+    Retry-After 1 every 7th request, 5% dropped connections, ``slow_rate`` of answers slower than the
+    timeout, one malformed JSON body."""
     settings: dict[str, Any] = {
         "error_rate": 0.3,
         "error_statuses": (500, 502, 503),
@@ -78,10 +48,11 @@ def apply_faults(emu: Any, *, seed: int = 6, slow_rate: float = 0.1, **config: A
         "retry_after": 1,
         "drop_rate": 0.05,
         "malformed_next": 1,
+        "latency": SLOW_LATENCY,
+        "latency_rate": slow_rate,
     }
     settings.update(config)
-    injector = SlowSomeInjector(seed=seed, slow_rate=slow_rate)
-    injector.configure(**settings)
+    injector = FaultInjector(seed=seed, config=FaultConfig(**settings))
     emu.faults = injector
     return injector
 
@@ -127,9 +98,9 @@ def emu(dash_emulator_factory: Callable[..., Any]) -> Any:
 
 
 @pytest.fixture
-def conn_id(emu: Any, monkeypatch: pytest.MonkeyPatch) -> str:
+def conn_id(emu: Any, dash_connection: Callable[..., str]) -> str:
     """A connection to ``emu`` with a short HTTP timeout and a retry budget sized for the fault mix."""
-    return set_dash_connection(monkeypatch, "dash_faults", emu.url, emu.user_key, timeout=HTTP_TIMEOUT, retries=RETRIES)
+    return dash_connection("dash_faults", emulator=emu, timeout=HTTP_TIMEOUT, retries=RETRIES)
 
 
 @pytest.fixture

@@ -21,14 +21,9 @@ from .conftest import apply_faults, set_dash_connection
 CANCELLED = "Query cancelled by user."
 
 
-def hold_the_queue(emu: Any, hook: Any) -> str:
-    """Keep every job submitted from now on queued (status 1): one worker, busy with a long job.
-
-    (``workers = 0`` still runs one job in the emulator.) :return: the blocking job's id.
-    """
-    emu.workers = 1
-    blocker = emu.add_query("blocker", "SELECT 1 AS blocker", delay=120)
-    return str(hook.execute_query(blocker).job.id)
+def hold_the_queue(emu: Any) -> None:
+    """Keep every job submitted from now on queued (status 1): no emulator worker runs jobs."""
+    emu.workers = 0
 
 
 def test_redash_down_at_start_and_back_5_s_later_with_the_default_retry_budget(
@@ -64,8 +59,8 @@ def test_redash_down_longer_than_the_retry_budget_names_the_base_url_and_last_er
 
 
 @pytest.mark.parametrize("deferrable", [False, True], ids=["worker", "deferrable"])
-def test_job_stuck_queued_past_timeout_is_cancelled(emu: Any, conn_id: str, hook: Any, deferrable: bool) -> None:
-    blocker = hold_the_queue(emu, hook)
+def test_job_stuck_queued_past_timeout_is_cancelled(emu: Any, conn_id: str, deferrable: bool) -> None:
+    hold_the_queue(emu)
     context = make_context()
     operator = RunQueryOperator(
         task_id="run",
@@ -79,21 +74,21 @@ def test_job_stuck_queued_past_timeout_is_cancelled(emu: Any, conn_id: str, hook
         run_inline(operator, context)
     job = emu.job(context["ti"].xcoms["job_id"])
     assert (job["status"], job["error"]) == (4, CANCELLED)
-    assert emu.job(blocker)["status"] == 2  # not this task's job: still running
+    assert len(emu.jobs.jobs()) == 1
 
 
-def test_dashboard_stuck_queued_past_timeout_cancels_its_jobs(emu: Any, conn_id: str, hook: Any) -> None:
-    blocker = hold_the_queue(emu, hook)
+def test_dashboard_stuck_queued_past_timeout_cancels_its_jobs(emu: Any, conn_id: str) -> None:
+    hold_the_queue(emu)
     operator = RefreshDashboardOperator(
         task_id="refresh", dashboard=emu.dashboard_id, timeout=1, poll_interval=0.2, dash_conn_id=conn_id
     )
     with pytest.raises(DashTimeoutError, match=r"cancelled 3 job\(s\) this task started"):
         operator.execute(make_context())
-    assert {job.error for job in emu.jobs.jobs() if job.id != blocker} == {CANCELLED}
+    assert [job.error for job in emu.jobs.jobs()] == [CANCELLED] * 3
 
 
-def test_dashboard_worker_killed_mid_wait_cancels_its_jobs(emu: Any, conn_id: str, hook: Any) -> None:
-    blocker = hold_the_queue(emu, hook)
+def test_dashboard_worker_killed_mid_wait_cancels_its_jobs(emu: Any, conn_id: str) -> None:
+    hold_the_queue(emu)
     operator = RefreshDashboardOperator(
         task_id="refresh", dashboard=emu.dashboard_id, poll_interval=0.2, timeout=30, dash_conn_id=conn_id
     )
@@ -108,20 +103,18 @@ def test_dashboard_worker_killed_mid_wait_cancels_its_jobs(emu: Any, conn_id: st
     thread = threading.Thread(target=run)
     thread.start()
     deadline = time.monotonic() + 10
-    while emu.counters.in_flight < 4 and time.monotonic() < deadline:
+    while emu.counters.in_flight < 3 and time.monotonic() < deadline:
         time.sleep(0.02)  # the emulator has no event for "a job was queued"
     operator.on_kill()
-    hook.cancel_job(blocker)
     thread.join(30)
     assert not thread.is_alive()
-    assert {job.error for job in emu.jobs.jobs()} == {CANCELLED}
-    assert len(emu.jobs.jobs()) == 4
+    assert [job.error for job in emu.jobs.jobs()] == [CANCELLED] * 3
 
 
 def test_deferred_task_killed_cancels_its_job_but_not_a_shared_one(
     emu: Any, conn_id: str, hook: Any, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    hold_the_queue(emu, hook)
+    hold_the_queue(emu)
     shared = hook.execute_query(emu.query_ids["total"]).job
     owned = hook.execute_query(emu.query_ids["count"]).job
     trigger = JobTrigger(
@@ -148,7 +141,7 @@ def test_deferred_task_killed_cancels_its_job_but_not_a_shared_one(
 
 
 def test_trigger_rebuilt_from_its_kwargs_mid_wait_completes_through_faults(emu: Any, conn_id: str, hook: Any) -> None:
-    blocker = hold_the_queue(emu, hook)
+    hold_the_queue(emu)
     job = hook.execute_query(emu.query_ids["count"]).job
     original = JobTrigger(
         [job.id],
@@ -168,7 +161,7 @@ def test_trigger_rebuilt_from_its_kwargs_mid_wait_completes_through_faults(emu: 
     asyncio.run(run_then_lose_the_triggerer())
     classpath, kwargs = original.serialize()
     assert classpath == "airflow_provider_dash.triggers.dash.JobTrigger"
-    hook.cancel_job(blocker)
+    emu.workers = 2  # the queue moves again
     apply_faults(emu, rate_limit_every=4)
     event = run_trigger(JobTrigger(**json.loads(json.dumps(kwargs))))
     assert event["status"] == "success"

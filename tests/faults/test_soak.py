@@ -89,7 +89,7 @@ def test_soak_nothing_lost_nothing_run_twice_memory_flat(
     print(
         f"\nSOAK: {RUNS} hook runs in {query_seconds:.1f} s, {REFRESHES} dashboard refreshes "
         f"({2 * REFRESHES} queries), {total_seconds:.1f} s in all; {requests} requests, {executions} executions; "
-        f"faults injected {injector.injected} + {injector.slowed} answers slower than the timeout; "
+        f"faults injected {injector.injected} (latency: answers slower than the timeout); "
         f"lost {len(lost)}, wrong {len(wrong)}, duplicate executions {len(duplicates)}; "
         f"RSS {rss[0]:.0f} MB after the first quarter -> {rss[-1]:.0f} MB at the end ({growth:+.1f} MB)"
     )

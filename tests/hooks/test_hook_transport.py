@@ -1,9 +1,9 @@
-"""DashHook's transport: auth mapping, every retry rule, TLS, redirects, org paths, test_connection."""
+"""DashHook's transport: auth mapping, every retry rule, redirects, org paths, test_connection (TLS:
+tests/faults/test_tls.py)."""
 
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -80,30 +80,6 @@ def test_down_server_is_a_connection_error_naming_the_base_url(
     assert f"No answer from {base}" in str(caught.value)
     assert "after 2 attempt(s)" in str(caught.value)
     assert "Connection refused" in str(caught.value) or "Failed to establish" in str(caught.value)
-
-
-def test_tls_failure_is_not_retried_and_says_how_to_fix(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, emulator: Any
-) -> None:
-    trustme = pytest.importorskip("trustme")
-    ca = trustme.CA()
-    with stub_server(tls=ca.issue_cert("127.0.0.1")) as server:
-        base = f"https://127.0.0.1:{server.port}"
-        set_connection(monkeypatch, "dash_tls", base, "tls-key-123", retries=3)
-        with DashHook("dash_tls") as hook, pytest.raises(DashConnectionError) as caught:
-            hook.get_session()
-        assert f"TLS verification failed for {base}" in str(caught.value)
-        assert "extra 'verify' to a CA bundle path" in str(caught.value)
-        assert server.seen == []  # the handshake failed: no HTTP request reached the server
-        ok, message = DashHook("dash_tls").test_connection()
-        assert not ok
-        assert "TLS verification failed" in message
-
-        bundle = tmp_path / "ca.pem"
-        ca.cert_pem.write_to_path(str(bundle))
-        set_connection(monkeypatch, "dash_tls_ok", base, "tls-key-123", verify=str(bundle))
-        with DashHook("dash_tls_ok") as hook:
-            assert hook.get_session()["client_config"]["version"] == "26.3.0"
 
 
 def test_redirect_to_another_host_does_not_carry_the_key(monkeypatch: pytest.MonkeyPatch, emulator: Any) -> None:

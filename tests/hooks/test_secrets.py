@@ -1,12 +1,11 @@
-"""The API key never shows: not in logs (every logger at DEBUG), not in exception texts or reprs."""
+"""The API key never shows: not in logs (every logger at DEBUG, fixture ``debug_logs``), not in exception
+texts or reprs (operator runs: tests/faults/test_secrets_everywhere.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import io
-import logging
 import traceback
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,18 +17,6 @@ from airflow_provider_dash.hooks.dash_async import DashAsyncClient
 from .conftest import set_connection
 
 SECRET = "sekrit-key-4f9a7c21"
-
-
-@pytest.fixture
-def debug_logs(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
-    root = logging.getLogger()
-    old = root.level
-    root.setLevel(logging.DEBUG)
-    for name in ("urllib3", "httpx", "httpcore", "requests", "airflow", "airflow_provider_dash"):
-        logging.getLogger(name).setLevel(logging.DEBUG)
-    caplog.set_level(logging.DEBUG)
-    yield caplog
-    root.setLevel(old)
 
 
 def _texts(error: BaseException) -> list[str]:
