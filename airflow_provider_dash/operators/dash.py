@@ -53,7 +53,6 @@ from airflow_provider_dash.polling import (
     earliest,
     is_past,
 )
-from airflow_provider_dash.triggers.dash import JobTrigger
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -380,6 +379,9 @@ class RunQueryOperator(BaseOperator):
             assert job.query_result_id is not None
             return job.query_result_id
         deadline, limit = self._deadline(context)
+        # Imported here: it loads airflow.triggers.base, which DAG parsing never needs.
+        from airflow_provider_dash.triggers.dash import JobTrigger
+
         self.defer(
             trigger=JobTrigger(
                 job_ids=[job.id],
@@ -751,6 +753,9 @@ class RefreshDashboardOperator(BaseOperator):
     def _defer_window(self) -> None:
         state = self._require_state()
         in_flight = state["in_flight"]
+        # Imported here: it loads airflow.triggers.base, which DAG parsing never needs.
+        from airflow_provider_dash.triggers.dash import JobTrigger
+
         self.defer(
             trigger=JobTrigger(
                 job_ids=list(in_flight),

@@ -32,7 +32,6 @@ from airflow_provider_dash.operators.dash import (
     _check_query_id,
 )
 from airflow_provider_dash.polling import DEFAULT_POLL_INTERVAL, check_poll_interval, is_past
-from airflow_provider_dash.triggers.dash import JobTrigger
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -229,6 +228,9 @@ class QueryResultSensor(BaseSensorOperator):
                 result_id = job.query_result_id
             else:
                 owned = job.status is JobStatus.QUEUED
+                # Imported here: it loads airflow.triggers.base, which DAG parsing never needs.
+                from airflow_provider_dash.triggers.dash import JobTrigger
+
                 self.defer(
                     trigger=JobTrigger(
                         job_ids=[job.id],

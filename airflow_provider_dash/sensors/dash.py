@@ -21,7 +21,6 @@ from airflow_provider_dash.exceptions import DashConfigError, DashError
 from airflow_provider_dash.hooks._api import raise_for_job
 from airflow_provider_dash.models import Job
 from airflow_provider_dash.polling import DEFAULT_POLL_INTERVAL, check_poll_interval, deadline_after
-from airflow_provider_dash.triggers.dash import JobTrigger
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -122,6 +121,9 @@ class JobSensor(BaseSensorOperator):
         if done.is_done:
             return done.xcom_value
         job_id, query_id = self._job_id(), self._query_id()
+        # Imported here: it loads airflow.triggers.base, which DAG parsing never needs.
+        from airflow_provider_dash.triggers.dash import JobTrigger
+
         self.defer(
             trigger=JobTrigger(
                 job_ids=[job_id],
