@@ -13,6 +13,9 @@ Connection ``dash_default``: host = the server's base URL, password = an API key
 from __future__ import annotations
 
 import datetime as dt
+import os
+import tempfile
+from pathlib import Path
 
 from airflow.sdk import dag, task
 
@@ -22,7 +25,9 @@ from airflow_provider_dash.operators.export import ExportQueryResultOperator
 
 DASH_CONN_ID = "dash_default"
 ORDERS_QUERY_ID = 1
-EXPORT_PATH = "file:///tmp/dash-exports/orders_{{ ds_nodash }}.csv"
+EXPORT_DIR = Path(os.environ.get("DASH_EXAMPLE_EXPORT_DIR", Path(tempfile.gettempdir()) / "dash-exports"))
+#: Any ObjectStoragePath URI works here (s3://, gs://, ... with their providers installed).
+EXPORT_PATH = EXPORT_DIR.as_uri() + "/orders_{{ ds_nodash }}.csv"
 
 
 @dag(

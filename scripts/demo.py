@@ -45,6 +45,7 @@ DEMO_RUNS: tuple[tuple[str, str], ...] = (
     ("example_dash_scheduled_refresh", "2024-03-01"),
     ("example_dash_refresh_dashboard", "2024-03-01"),
     ("example_dash_submit_and_sense", "2024-03-01"),
+    ("example_dash_quality_gate", "2024-03-01"),
 )
 
 DAG_TEST_TIMEOUT = 120
@@ -158,7 +159,8 @@ def _describe_value(value: Any) -> list[str]:
     """Lines that say what a task returned: result ids and row counts first, else short JSON."""
     if isinstance(value, dict) and "rows" in value:
         where = f", written to {value['path']}" if value.get("path") else ""
-        return [f"query result {value.get('result_id')}: {value['rows']} rows{where}"]
+        result_id = value.get("result_id", value.get("query_result_id"))
+        return [f"query result {result_id}: {value['rows']} rows{where}"]
     if isinstance(value, list) and value and all(isinstance(v, dict) and "query_id" in v for v in value):
         lines = []
         for v in value:
