@@ -16,11 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-try:
-    from airflow.sdk import conf
-except ImportError:  # Airflow 3.0: the SDK does not export conf yet
-    from airflow.configuration import conf  # type: ignore[assignment]
-
+from airflow_provider_dash.defaults import default_deferrable
 from airflow_provider_dash.events import read_job_event
 from airflow_provider_dash.exceptions import (
     DashConfigError,
@@ -149,6 +145,21 @@ def _execution_deadline(context: Context, execution_timeout: timedelta | None) -
     return start.timestamp() + execution_timeout.total_seconds()
 
 
+def _wait_deadline(
+    context: Context, timeout: float | None, execution_timeout: timedelta | None
+) -> tuple[float | None, str]:
+    """The wait's absolute deadline (the earlier of ``timeout`` and ``execution_timeout``) and how to
+    describe that limit in a timeout message."""
+    own = deadline_after(timeout)
+    airflow = _execution_deadline(context, execution_timeout)
+    deadline = earliest(own, airflow)
+    if deadline is None:
+        return None, ""
+    if deadline == airflow and execution_timeout is not None:
+        return deadline, f"execution_timeout={execution_timeout.total_seconds():g} s"
+    return deadline, f"timeout={timeout:g} s"
+
+
 def _make_hook(conn_id: str) -> DashHook:
     # The hook pulls in requests and tenacity: imported when a task runs, not when a DAG is parsed.
     from airflow_provider_dash.hooks.dash import DashHook
@@ -234,7 +245,7 @@ class RunQueryOperator(BaseOperator):
         parameters: Mapping[str, Any] | str | None = None,
         max_age: int | str | None = 0,
         wait_for_completion: bool = True,
-        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        deferrable: bool = default_deferrable(),
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         timeout: float | timedelta | None = None,
         cancel_on_kill: bool = True,
@@ -378,7 +389,7 @@ class RunQueryOperator(BaseOperator):
             stored.clear()
             assert job.query_result_id is not None
             return job.query_result_id
-        deadline, limit = self._deadline(context)
+        deadline, limit = _wait_deadline(context, self.timeout, self.execution_timeout)
         # Imported here: it loads airflow.triggers.base, which DAG parsing never needs.
         from airflow_provider_dash.triggers.dash import JobTrigger
 
@@ -402,17 +413,6 @@ class RunQueryOperator(BaseOperator):
             method_name="execute_complete",
             # No defer timeout: the trigger's own deadline lets execute_complete cancel the job.
         )
-
-    def _deadline(self, context: Context) -> tuple[float | None, str]:
-        """The wait's absolute deadline and how to describe the limit in a timeout message."""
-        own = deadline_after(self.timeout)
-        airflow = _execution_deadline(context, self.execution_timeout)
-        deadline = earliest(own, airflow)
-        if deadline is None:
-            return None, ""
-        if deadline == airflow and self.execution_timeout is not None:
-            return deadline, f"execution_timeout={self.execution_timeout.total_seconds():g} s"
-        return deadline, f"timeout={self.timeout:g} s"
 
     def execute_complete(self, context: Context, event: dict[str, Any], **_: Any) -> Any:
         """Resume after :class:`JobTrigger`: :meth:`_on_result` of the result id, or cancel on timeout and raise.
@@ -555,7 +555,7 @@ class RefreshDashboardOperator(BaseOperator):
         max_active_queries: int = 8,
         fail_fast: bool = False,
         wait_for_completion: bool = True,
-        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        deferrable: bool = default_deferrable(),
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         timeout: float | timedelta | None = None,
         cancel_on_kill: bool = True,
@@ -607,7 +607,7 @@ class RefreshDashboardOperator(BaseOperator):
             "y" if len(runs) == 1 else "ies",
             sum(len(r["widget_ids"]) for r in runs),
         )
-        deadline, limit = self._deadline(context)
+        deadline, limit = _wait_deadline(context, self.timeout, self.execution_timeout)
         self._state = {
             "runs": [{**run, "error": None} for run in runs],
             "queue": list(range(len(runs))),
@@ -623,16 +623,6 @@ class RefreshDashboardOperator(BaseOperator):
         if self._hook is None:
             self._hook = _make_hook(self.dash_conn_id)
         return self._hook
-
-    def _deadline(self, context: Context) -> tuple[float | None, str]:
-        own = deadline_after(self.timeout)
-        airflow = _execution_deadline(context, self.execution_timeout)
-        deadline = earliest(own, airflow)
-        if deadline is None:
-            return None, ""
-        if deadline == airflow and self.execution_timeout is not None:
-            return deadline, f"execution_timeout={self.execution_timeout.total_seconds():g} s"
-        return deadline, f"timeout={self.timeout:g} s"
 
     def _proceed(self, context: Context) -> list[dict[str, Any]]:
         """Fill the window and wait (in the worker, or by deferring) until every run is done."""

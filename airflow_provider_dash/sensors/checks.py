@@ -7,14 +7,10 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
-
-try:
-    from airflow.sdk import conf
-except ImportError:  # Airflow 3.0: the SDK does not export conf yet
-    from airflow.configuration import conf  # type: ignore[assignment]
 from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException
 
 from airflow_provider_dash.checks import CheckSpec
+from airflow_provider_dash.defaults import default_deferrable
 from airflow_provider_dash.events import read_job_event
 from airflow_provider_dash.exceptions import DashConfigError, DashError
 
@@ -86,7 +82,7 @@ class QueryResultSensor(BaseSensorOperator):
         condition: Condition | Mapping[str, Any] | None = None,
         max_age: int | str | None = 0,
         poll_interval: float = DEFAULT_POLL_INTERVAL,
-        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        deferrable: bool = default_deferrable(),
         dash_conn_id: str = "dash_default",
         **kwargs: Any,
     ) -> None:

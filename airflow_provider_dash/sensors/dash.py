@@ -7,13 +7,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
-
-try:
-    from airflow.sdk import conf
-except ImportError:  # Airflow 3.0: the SDK does not export conf yet
-    from airflow.configuration import conf  # type: ignore[assignment]
 from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException
 
+from airflow_provider_dash.defaults import default_deferrable
 from airflow_provider_dash.events import read_job_event
 from airflow_provider_dash.exceptions import DashConfigError, DashError
 
@@ -57,7 +53,7 @@ class JobSensor(BaseSensorOperator):
         query_id: int | str | None = None,
         dash_conn_id: str = "dash_default",
         poll_interval: float = DEFAULT_POLL_INTERVAL,
-        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        deferrable: bool = default_deferrable(),
         **kwargs: Any,
     ) -> None:
         self.poll_interval = check_poll_interval(poll_interval)
