@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import logging
-from typing import TYPE_CHECKING
+import weakref
+from typing import TYPE_CHECKING, Any
 
-from airflow_provider_dash.exceptions import DashResponseError
 from airflow_provider_dash.hooks import _api
 from airflow_provider_dash.hooks._api import ConnectionConfig, Request
 from airflow_provider_dash.models import Job
@@ -23,6 +24,31 @@ if TYPE_CHECKING:
     import httpx
 
 log = logging.getLogger(__name__)
+
+#: Prepared GET requests kept per client (one per job polled; a trigger waits on a few).
+_PREPARED_MAX = 64
+#: Requests in flight at once to one server from one event loop, across all clients (triggers).
+MAX_CONCURRENT_REQUESTS = 32
+
+_gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Semaphore]] = weakref.WeakKeyDictionary()
+
+
+def _gate(base_url: str) -> asyncio.Semaphore:
+    """The semaphore admitting requests to ``base_url`` from the running event loop.
+
+    A triggerer runs every trigger in one loop, and asyncio runs every callback that is ready in
+    one turn before it looks at its timers again. 1,000 triggers whose answers arrive together
+    would each parse, decide and send in that one turn, and the loop stalls for hundreds of ms
+    (``benchmarks.triggerer``). Admitting :data:`MAX_CONCURRENT_REQUESTS` at a time wakes one
+    waiter per finished request instead, so a turn holds at most that many; when the loop is
+    overloaded, polls wait their turn rather than blocking it. It also spares the server a
+    thousand simultaneous requests.
+    """
+    per_loop = _gates.setdefault(asyncio.get_running_loop(), {})
+    gate = per_loop.get(base_url)
+    if gate is None:
+        gate = per_loop[base_url] = asyncio.Semaphore(MAX_CONCURRENT_REQUESTS)
+    return gate
 
 
 def _httpx_failure(exc: BaseException) -> _api.TransportFailure:
@@ -68,6 +94,8 @@ class DashAsyncClient:
     def __init__(self, config: ConnectionConfig) -> None:
         self.config = config
         self._client: httpx.AsyncClient | None = None
+        # Built for the current httpx client and dropped with it.
+        self._prepared: dict[str, httpx.Request] = {}
 
     @classmethod
     async def from_conn_id(cls, conn_id: str) -> DashAsyncClient:
@@ -123,6 +151,7 @@ class DashAsyncClient:
         """Close the HTTP client (a new one is made if the client is used again)."""
         if self._client is not None:
             client, self._client = self._client, None
+            self._prepared.clear()
             await client.aclose()
 
     async def __aenter__(self) -> DashAsyncClient:
@@ -131,43 +160,79 @@ class DashAsyncClient:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
-    async def _send(self, request: Request, *, want_json: bool = False) -> httpx.Response:
-        """Send ``request`` with the shared retry policy; return a successful response.
+    async def _attempt(self, http: httpx.AsyncClient, request: Request, want_json: bool) -> tuple[httpx.Response, Any]:
+        """Send ``request`` once; raise what the retry policy judges, else return the answer and its JSON.
 
-        :param want_json: retry a success whose body is not JSON, like a lost answer.
-        :raises DashError: the mapped error once retrying is over (or not allowed).
+        A GET without parameters or body (a job poll) is built once and sent again on every call:
+        httpx would otherwise parse the URL and merge the headers again on every poll.
         """
         import httpx
-        import tenacity
 
+        prepared: httpx.Request | None = None
+        if request.method == "GET" and request.json is None and not request.params:
+            prepared = self._prepared.get(request.path)
+            if prepared is None:
+                if len(self._prepared) >= _PREPARED_MAX:
+                    self._prepared.pop(next(iter(self._prepared)))
+                prepared = http.build_request("GET", request.url(self.config.base_url))
+                self._prepared[request.path] = prepared
+        try:
+            async with _gate(self.config.base_url):
+                if prepared is not None:
+                    log.debug("GET %s", prepared.url)
+                    response = await http.send(prepared)
+                else:
+                    url = request.url(self.config.base_url)
+                    log.debug("%s %s", request.method, url)
+                    response = await http.request(request.method, url, json=request.json)
+        except httpx.HTTPError as exc:
+            raise _httpx_failure(exc) from None
+        if _api.is_retryable_status(response.status_code):
+            raise _api.RetryableStatus(response.status_code, response.content, response.headers.get("Retry-After"))
+        body: Any = None
+        if want_json and response.status_code < 400:
+            try:
+                body = json.loads(response.content)
+            except ValueError:
+                raise _api.MalformedBody(response.status_code, response.text[:200]) from None
+        return response, body
+
+    async def _send(self, request: Request, *, want_json: bool = False) -> tuple[httpx.Response, Any]:
+        """Send ``request`` with the shared retry policy; return a successful response and its JSON.
+
+        The first attempt is made directly; only a failure enters the retry loop (tenacity, with
+        the policy of :mod:`._api`), which judges that failure as its own first attempt. A poll
+        that succeeds, the usual case, never builds the retry machinery.
+
+        :param want_json: parse the body (returned second, else ``None``); retry a success whose
+            body is not JSON, like a lost answer.
+        :raises DashError: the mapped error once retrying is over (or not allowed).
+        """
         config = self.config
         http = await self._http()
-
-        async def attempt() -> httpx.Response:
-            url = request.url(config.base_url)
-            log.debug("%s %s", request.method, url)
-            try:
-                response = await http.request(request.method, url, json=request.json)
-            except httpx.HTTPError as exc:
-                raise _httpx_failure(exc) from None
-            if _api.is_retryable_status(response.status_code):
-                raise _api.RetryableStatus(response.status_code, response.content, response.headers.get("Retry-After"))
-            if want_json and response.status_code < 400:
-                try:
-                    response.json()
-                except ValueError:
-                    raise _api.MalformedBody(response.status_code, response.text[:200]) from None
-            return response
-
-        retrying = tenacity.AsyncRetrying(**_api.tenacity_kwargs(request, config))
         try:
-            response: httpx.Response = await retrying(attempt)
-        except (_api.TransportFailure, _api.RetryableStatus, _api.MalformedBody) as failure:
-            raise _api.final_error(request, failure, config) from None
+            response, body = await self._attempt(http, request, want_json)
+        except (_api.TransportFailure, _api.RetryableStatus, _api.MalformedBody) as first_failure:
+            import tenacity
+
+            replay: BaseException | None = first_failure
+
+            async def attempt() -> tuple[httpx.Response, Any]:
+                nonlocal replay
+                if replay is not None:  # the attempt already made, judged by the policy like any other
+                    failure, replay = replay, None
+                    raise failure
+                return await self._attempt(http, request, want_json)
+
+            retrying = tenacity.AsyncRetrying(**_api.tenacity_kwargs(request, config))
+            try:
+                response, body = await retrying(attempt)
+            except (_api.TransportFailure, _api.RetryableStatus, _api.MalformedBody) as failure:
+                raise _api.final_error(request, failure, config) from None
         error = _api.error_for_response(request, response.status_code, response.content, config.base_url)
         if error is not None:
             raise error
-        return response
+        return response, body
 
     async def get_job(self, job_id: str, query_id: int | None = None) -> Job:
         """A job's current state (query-scoped route when the query id is known).
@@ -176,14 +241,7 @@ class DashAsyncClient:
         :raises DashJobNotFoundError: when the job id is unknown or expired.
         """
         qid = query_id if query_id is not None else self.config.query_id
-        request = _api.get_job_request(job_id, qid)
-        response = await self._send(request, want_json=True)
-        try:
-            body = response.json()
-        except ValueError:
-            raise DashResponseError(
-                f"{request.method} {request.url(self.config.base_url)} answered a body that is not JSON"
-            ) from None
+        _, body = await self._send(_api.get_job_request(job_id, qid), want_json=True)
         return Job.from_json(body)
 
     async def cancel_job(self, job_id: str, query_id: int | None = None) -> None:

@@ -119,8 +119,13 @@ class Database:
     def __init__(self, threads: int = 4) -> None:
         self._dir = tempfile.mkdtemp(prefix="dash-emulator-")
         self.path = os.path.join(self._dir, "data.sqlite")
-        self._local = threading.local()
+        # Every statement that writes or changes the schema runs under this lock, on the one writer
+        # connection. Concurrent DDL from several connections made SQLite give up re-preparing
+        # statements ("database schema has changed") when ~1,000 jobs finished within a second, and
+        # each connection had to reload the whole schema after every other one's CREATE TABLE.
+        # SQLite admits one writer at a time anyway.
         self._write_lock = threading.Lock()
+        self._writer: sqlite3.Connection | None = None
         self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="dash-emu-sql")
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
@@ -135,20 +140,23 @@ class Database:
         conn.create_function("pg_sleep", 1, _sqlite_pg_sleep)
         return conn
 
-    def thread_conn(self) -> sqlite3.Connection:
-        """:return: this thread's long-lived connection."""
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self.connect(same_thread=False)
-            self._local.conn = conn
+    @property
+    def write_lock(self) -> threading.Lock:
+        """The lock serialising writes and schema changes; hold it to use :meth:`writer`."""
+        return self._write_lock
+
+    def writer(self) -> sqlite3.Connection:
+        """:return: the one connection that writes (use it only while holding :attr:`write_lock`)."""
+        if self._writer is None:
+            self._writer = self.connect(same_thread=False)
             with self._all_lock:
-                self._all.append(conn)
-        return conn
+                self._all.append(self._writer)
+        return self._writer
 
     def write(self, sql: str, rows: Iterable[Sequence[Any]] | None = None) -> None:
         """Run one writing statement (with ``executemany`` rows when given), serialised."""
         with self._write_lock:
-            conn = self.thread_conn()
+            conn = self.writer()
             conn.execute("BEGIN")
             try:
                 if rows is None:
@@ -165,7 +173,7 @@ class Database:
     def script(self, sql: str) -> None:
         """Run a multi-statement script (setup only), serialised."""
         with self._write_lock:
-            self.thread_conn().executescript(sql)
+            self.writer().executescript(sql)
 
     def close(self) -> None:
         """Close every connection and delete the file."""
@@ -208,10 +216,17 @@ class ResultStore:
     def run_sql(self, sql: str) -> tuple[str, list[dict[str, Any]], int]:
         """Run ``sql`` into a new result table (in a worker thread).
 
+        The table is created and read back on the writer connection under the write lock (see
+        :class:`Database`): SQLite serialises writers anyway.
+
         :return: (table name, columns, row count).
         :raises sqlite3.Error: when the SQL fails.
         """
-        conn = self.db.thread_conn()
+        with self.db.write_lock:
+            return self._run_sql(sql)
+
+    def _run_sql(self, sql: str) -> tuple[str, list[dict[str, Any]], int]:
+        conn = self.db.writer()
         body = sql.strip().rstrip(";").strip()
         table = "_qr_" + uuid.uuid4().hex
         try:

@@ -271,6 +271,19 @@ def test_thousand_concurrent_pollers_all_answered(dash_emulator: RedashEmulator)
     assert emu.counters.requests(route="/api/jobs/{job_id}", status=200) == 1000
 
 
+def test_thousand_jobs_finishing_together_all_succeed(dash_emulator_factory: Factory) -> None:
+    # Every job stores its result as a new table. Created concurrently from the SQL pool's
+    # connections, a few of 1,000 jobs finishing within a second failed with SQLite's "database
+    # schema has changed"; schema changes are now serialised on one writer connection.
+    emu = dash_emulator_factory(workers=1010, job_ttl=3600)
+    for round_ in range(3):  # later rounds run with thousands of result tables already there
+        jobs = [emu.jobs.submit(f"SELECT {i} AS n /* round {round_} */", 1, None, {}, 0.2) for i in range(1000)]
+        _wait_for(lambda jobs=jobs: not any(job.live for job in jobs), timeout=60)
+        failed = {job.error for job in jobs if job.status != 3}
+        assert not failed
+        assert len({job.result_id for job in jobs}) == 1000
+
+
 def test_big_result_is_streamed(dash_emulator: RedashEmulator) -> None:
     emu = dash_emulator
     emu.add_table(

@@ -99,3 +99,56 @@ def test_down_server(monkeypatch: pytest.MonkeyPatch, free_port: int) -> None:
     set_connection(monkeypatch, "dash_async_down", base, "down-key-123", retries=1)
     with pytest.raises(DashConnectionError, match=f"No answer from {base}"):
         run("dash_async_down", lambda client: client.get_job(UNKNOWN_JOB))
+
+
+def test_requests_in_flight_from_one_loop_are_capped_and_a_poll_is_built_once(
+    hook: DashHook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Many triggers in one triggerer loop: at most MAX_CONCURRENT_REQUESTS requests at a time to one
+    # server, so answers arriving together cannot pile into one loop turn (benchmarks.triggerer).
+    import httpx
+    import tenacity
+
+    from airflow_provider_dash.hooks import dash_async
+
+    run_ = hook.execute_query(NUMBER_ONLY, {"min_amount": 100})
+    assert run_.job is not None
+    job_id = run_.job.id
+    monkeypatch.setattr(dash_async, "MAX_CONCURRENT_REQUESTS", 3)
+    in_flight, most = 0, 0
+    sent: list[int] = []
+    real_send = httpx.AsyncClient.send
+
+    async def send(self: httpx.AsyncClient, request: httpx.Request, **kwargs: Any) -> httpx.Response:
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        sent.append(id(request))
+        try:
+            await asyncio.sleep(0.01)
+            return await real_send(self, request, **kwargs)
+        finally:
+            in_flight -= 1
+
+    def no_retry_machinery(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("a successful poll built the retry machinery")
+
+    monkeypatch.setattr(httpx.AsyncClient, "send", send)
+    monkeypatch.setattr(tenacity, "AsyncRetrying", no_retry_machinery)
+
+    async def main() -> list[Any]:
+        clients = [await DashAsyncClient.from_conn_id(hook.dash_conn_id) for _ in range(12)]
+        try:
+            jobs = []
+            for _ in range(2):
+                jobs += await asyncio.gather(*(client.get_job(job_id) for client in clients))
+            return jobs
+        finally:
+            for client in clients:
+                await client.aclose()
+
+    jobs = asyncio.run(main())
+    assert [job.id for job in jobs] == [job_id] * 24
+    assert most == 3
+    assert len(sent) == 24
+    assert len(set(sent)) == 12  # each client built its poll once and sent it twice
