@@ -50,7 +50,7 @@ def _job_gets(emu: EmulatorProcess) -> int:
 def _timed_run(query_id: int, deferrable: bool) -> tuple[float, float]:
     """:return: seconds from submission to return, and the whole ``execute`` time."""
     from airflow_provider_dash.operators.dash import JOB_ID_KEY, RunQueryOperator
-    from benchmarks.inline import make_context, run_inline
+    from airflow_provider_dash.testing.inline import make_context, run_inline
 
     context = make_context()
     ti = context["ti"]
@@ -65,7 +65,7 @@ def _timed_run(query_id: int, deferrable: bool) -> tuple[float, float]:
     ti.xcom_push = timed_push
     operator = RunQueryOperator(task_id="run", query_id=query_id, deferrable=deferrable, dash_conn_id=CONN_ID)
     started = time.perf_counter()
-    result, _ = run_inline(operator, context)
+    result = run_inline(operator, context)
     ended = time.perf_counter()
     assert isinstance(result, int), result
     return ended - (submitted[0] if submitted else started), ended - started
@@ -89,7 +89,7 @@ def _scaled_child(conn: Any, env: dict[str, str], query_id: int, deferrable: boo
     import asyncio
 
     from airflow_provider_dash.operators.dash import RunQueryOperator
-    from benchmarks.inline import run_inline
+    from airflow_provider_dash.testing.inline import run_inline
 
     real_time, real_sleep, real_async_sleep = time.time, time.sleep, asyncio.sleep
     origin = real_time()
@@ -102,7 +102,7 @@ def _scaled_child(conn: Any, env: dict[str, str], query_id: int, deferrable: boo
     asyncio.sleep = scaled_async_sleep  # type: ignore[assignment]
     operator = RunQueryOperator(task_id="run", query_id=query_id, deferrable=deferrable, dash_conn_id=CONN_ID)
     started = real_time()
-    result, _ = run_inline(operator)
+    result = run_inline(operator)
     conn.send({"result": result, "real_s": real_time() - started})
     conn.close()
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import functools
 import json
-from collections.abc import Callable
 from typing import Any
 
 
@@ -103,83 +101,7 @@ class DagResult:
 
 
 # --------------------------------------------------------------------------- direct calls
+# The stand-ins ship with the emulator, so users (and the benchmarks) can run tasks the same way.
+from airflow_provider_dash.testing.inline import make_context, run_inline, run_trigger  # noqa: E402
 
-
-class FakeTaskInstance:
-    """Just enough of Airflow's runtime task instance for calling ``execute`` directly."""
-
-    def __init__(self) -> None:
-        import datetime as dt
-
-        self.xcoms: dict[str, Any] = {}
-        self.start_date = dt.datetime.now(dt.UTC)
-        self.try_number = 1
-        self.on_push: Callable[[str, Any], None] | None = None
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        self.xcoms[key] = value
-        if self.on_push is not None:
-            self.on_push(key, value)
-
-
-class FakeStateStore:
-    """An in-memory ``task_state_store`` (Airflow 3.3's accessor API: get / set / delete)."""
-
-    def __init__(self) -> None:
-        self.values: dict[str, Any] = {}
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.values.get(key, default)
-
-    def set(self, key: str, value: Any, *, retention: Any = None) -> None:
-        self.values[key] = value
-
-    def delete(self, key: str) -> None:
-        self.values.pop(key, None)
-
-
-def make_context(*, state_store: bool = True) -> Any:
-    """A task context for direct ``execute`` calls."""
-    context: dict[str, Any] = {"ti": FakeTaskInstance()}
-    if state_store:
-        context["task_state_store"] = FakeStateStore()
-    return context
-
-
-def run_trigger(trigger: Any) -> dict[str, Any]:
-    """Rebuild ``trigger`` from its JSON-serialised kwargs (as a triggerer does), run it, return the event."""
-    import asyncio
-    import importlib
-
-    classpath, kwargs = trigger.serialize()
-    module, _, name = classpath.rpartition(".")
-    rebuilt = getattr(importlib.import_module(module), name)(**json.loads(json.dumps(kwargs)))
-
-    async def first_event() -> Any:
-        gen = rebuilt.run()
-        try:
-            return await gen.__anext__()
-        finally:
-            await gen.aclose()
-            await rebuilt.cleanup()
-
-    return asyncio.run(first_event()).payload
-
-
-def run_inline(operator: Any, context: dict[str, Any], triggers: list[Any] | None = None) -> Any:
-    """Call ``execute``; for each deferral run the trigger, then resume, until the task returns or raises."""
-    from airflow.sdk.exceptions import TaskDeferred
-
-    def call() -> Any:
-        return operator.execute(context)
-
-    while True:
-        try:
-            return call()
-        except TaskDeferred as deferred:
-            if triggers is not None:
-                triggers.append(deferred.trigger)
-            event = run_trigger(deferred.trigger)
-            method = getattr(operator, deferred.method_name)
-            kwargs = deferred.kwargs or {}
-            call = functools.partial(method, context, event=event, **kwargs)
+__all__ = ["DagResult", "make_context", "register_dag", "run_inline", "run_trigger"]
