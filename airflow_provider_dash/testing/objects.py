@@ -220,6 +220,31 @@ class ObjectStore:
             self.add_visualization(q.id)
             return q
 
+    def fork_query(self, source: Query) -> Query:
+        """:return: a draft copy of ``source`` with copies of its visualizations (as Redash forks)."""
+        with self.lock:
+            fork = Query(
+                id=self.next_id("q"),
+                name=f"Copy of (#{source.id}) {source.name}",
+                query=source.query,
+                data_source_id=source.data_source_id,
+                description=source.description,
+                options=copy.deepcopy(source.options),
+                tags=list(source.tags),
+                latest_query_data_id=source.latest_query_data_id,  # Redash's fork copies the latest result too
+            )
+            self.queries[fork.id] = fork
+            for viz in sorted(self.visualizations.values(), key=lambda v: v.id):
+                if viz.query_id == source.id:
+                    self.add_visualization(
+                        fork.id,
+                        type=viz.type,
+                        name=viz.name,
+                        description=viz.description,
+                        options=copy.deepcopy(viz.options),
+                    )
+            return fork
+
     def add_visualization(self, query_id: int, **fields: Any) -> Visualization:
         """:return: a new visualization of ``query_id``."""
         with self.lock:

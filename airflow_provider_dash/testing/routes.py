@@ -74,9 +74,11 @@ def _int_or_500(text: str) -> int:
 
 @dataclass
 class Auth:
-    """Who is calling: the admin (user key) or a query's own key (``query`` set)."""
+    """Who is calling: the admin (user key), a plain user (``admin`` False) or a query's own key
+    (``query`` set)."""
 
     query: Query | None = None
+    admin: bool = True
 
     @property
     def is_api_user(self) -> bool:
@@ -131,7 +133,7 @@ class RedashApp:
         seg_noext = r"(?P<{}>[^/.]+)"
         a = self._add
         a("/ping", "/ping", {"GET": self.ping}, auth=False)
-        a("/login", "/login", {"GET": self.login, "POST": self.login}, auth=False)
+        a("/login", "/login", {"POST": self.login}, auth=False)  # rate_limits.json
         a("/api/config", "/api/config", {"GET": self.config}, auth=False)
         a("/api/session", "/api/session", {"GET": self.session})
         a("/api/organization/status", "/api/organization/status", {"GET": self.org_status})
@@ -172,6 +174,7 @@ class RedashApp:
             "/api/queries/{query_id}/results/{query_result_id}.{filetype}",
             {"GET": self.query_result_of_query},
         )
+        a("/api/queries/" + seg.format("query_id") + "/fork", "/api/queries/{query_id}/fork", {"POST": self.fork_query})
         a(
             "/api/queries/" + seg.format("query_id") + "/refresh",
             "/api/queries/{query_id}/refresh",
@@ -180,7 +183,7 @@ class RedashApp:
         a(
             "/api/queries/" + seg.format("query_id") + "/jobs/" + seg.format("job_id"),
             "/api/queries/{query_id}/jobs/{job_id}",
-            {"GET": self.get_job, "DELETE": self.cancel_job},
+            {"GET": self.get_job, "DELETE": self.cancel_job_wrong_route},
         )
         a("/api/jobs/" + seg.format("job_id"), "/api/jobs/{job_id}", {"GET": self.get_job, "DELETE": self.cancel_job})
         a("/api/query_results", "/api/query_results", {"POST": self.adhoc_query})
@@ -299,7 +302,9 @@ class RedashApp:
             return json_response({"message": NOT_FOUND}, 404)
         handler = route.handlers.get(method)
         if handler is None:
-            return json_response({"message": "The method is not allowed for the requested URL."}, 405)
+            # A (method, route) no recording shows is answered like an unknown route: the emulator
+            # must not invent behaviour a real server was never seen to have.
+            return json_response({"message": NOT_FOUND}, 404)
         request = Request(scope, receive)
         auth = Auth()
         if route.auth:
@@ -347,6 +352,8 @@ class RedashApp:
             return None
         if key == self.emu.user_key:
             return Auth()
+        if key == self.emu.plain_user_key:
+            return Auth(admin=False)
         if query_id is not None and query_id.isdigit():
             query = self.emu.objects.queries.get(int(query_id))
             if query is not None and query.api_key == key:
@@ -472,15 +479,14 @@ class RedashApp:
         return Response("PONG.", media_type="text/html; charset=utf-8")
 
     async def login(self, ctx: Ctx) -> Response:
-        if ctx.request.method == "POST":
-            client = ctx.request.client.host if ctx.request.client else "?"
-            now = self.emu.clock.now()
-            attempts = [t for t in self._login_attempts.get(client, []) if now - t < LOGIN_WINDOW]
-            if len(attempts) >= LOGIN_LIMIT:
-                self._login_attempts[client] = attempts
-                return Response(HTML_429_LOGIN, status_code=429, media_type="text/html; charset=utf-8")
-            attempts.append(now)
+        client = ctx.request.client.host if ctx.request.client else "?"
+        now = self.emu.clock.now()
+        attempts = [t for t in self._login_attempts.get(client, []) if now - t < LOGIN_WINDOW]
+        if len(attempts) >= LOGIN_LIMIT:
             self._login_attempts[client] = attempts
+            return Response(HTML_429_LOGIN, status_code=429, media_type="text/html; charset=utf-8")
+        attempts.append(now)
+        self._login_attempts[client] = attempts
         return Response(LOGIN_PAGE, media_type="text/html; charset=utf-8")
 
     def _client_config(self) -> dict[str, Any]:
@@ -535,7 +541,11 @@ class RedashApp:
         return ds
 
     async def get_data_source(self, ctx: Ctx) -> Response:
-        return json_response(self._data_source(ctx.args["ds_id"]).full_json())
+        # data_source_get.json: an admin sees the options (password masked); a plain user does not.
+        ds = self._data_source(ctx.args["ds_id"])
+        if not ctx.auth.admin or ctx.auth.is_api_user:
+            return json_response(ds.list_json())
+        return json_response({**ds.full_json(), "view_only": False})
 
     async def test_data_source(self, ctx: Ctx) -> Response:
         self._data_source(ctx.args["ds_id"])
@@ -562,9 +572,15 @@ class RedashApp:
             "created_at": lambda q: (q.created_at, q.id),
             "updated_at": lambda q: (q.updated_at, q.id),
             "id": lambda q: q.id,
+            # query_scheduled_refresh.json: ?order=-retrieved_at (queries never run sort last)
+            "retrieved_at": lambda q: (self._retrieved_emul(q), q.id),
         }
         items.sort(key=keys.get(field, keys["created_at"]), reverse=order.startswith("-"))
         return items
+
+    def _retrieved_emul(self, query: Query) -> float:
+        meta = self.emu.results.get(query.latest_query_data_id) if query.latest_query_data_id else None
+        return meta.retrieved_emul if meta is not None else float("-inf")
 
     async def list_queries(self, ctx: Ctx) -> Response:
         objs = self.emu.objects
@@ -590,6 +606,13 @@ class RedashApp:
             schedule=body.get("schedule"),
         )
         return json_response(objs.query_json(query, "saved"))
+
+    async def fork_query(self, ctx: Ctx) -> Response:
+        # query_fork.json: a draft copy named "Copy of (#<id>) <name>" with the source's SQL, data
+        # source, description, tags and options, and copies of its visualizations (new ids).
+        self._require_user(ctx)
+        fork = self.emu.objects.fork_query(self._query(ctx.args["query_id"]))
+        return json_response(self.emu.objects.query_json(fork, "saved"))
 
     async def get_query(self, ctx: Ctx) -> Response:
         out = self.emu.objects.query_json(self._query(ctx.args["query_id"]), "full")
@@ -691,9 +714,15 @@ class RedashApp:
         return json_response({"job": job.to_json()})
 
     async def cancel_job(self, ctx: Ctx) -> Response:
+        # job_cancel_running_slow_query.json, job_cancel_queued.json, job_cancel_routes_user_key.json
         if not self.emu.jobs.cancel(ctx.args["job_id"]):
             raise HTTPError(500, "Internal Server Error")
         return json_response(None)
+
+    async def cancel_job_wrong_route(self, ctx: Ctx) -> Response:
+        # job_cancel_routes_user_key.json, job_cancel_query_api_key.json: this route serves GET only;
+        # its DELETE reaches a handler that takes no query id, answers 500, and the job runs on.
+        raise HTTPError(500, "Internal Server Error")
 
     # -- query results -------------------------------------------------------------------------
     async def query_result_by_id(self, ctx: Ctx) -> Response:

@@ -21,6 +21,7 @@ from .engine import Database, JobManager, ResultMeta, ResultStore
 from .faults import FaultConfig, FaultInjector
 from .objects import ObjectStore, new_api_key
 from .routes import RedashApp
+from .scheduler import Scheduler
 
 log = logging.getLogger("airflow_provider_dash.testing")
 
@@ -118,6 +119,8 @@ class RedashEmulator:
         self.base_path = "/" + base_path.strip("/") if base_path.strip("/") else ""
         self.version = version
         self.user_key = user_key or new_api_key()
+        #: The API key of a plain (non-admin) user: it cannot read data source options.
+        self.plain_user_key = new_api_key()
         self.clock = EmulatedClock(time_scale)
         self.counters = Counters()
         self.faults = FaultInjector(seed=seed, config=faults or FaultConfig())
@@ -126,6 +129,7 @@ class RedashEmulator:
         self.objects = ObjectStore()
         self.objects.result_lookup = self.results.get
         self.jobs = JobManager(self.results, self.clock, self.counters, workers, job_ttl, self._on_result)
+        self.scheduler = Scheduler(self.objects, self.results, self.jobs, self.clock)
         self.app = RedashApp(self)
         self._transports: dict[tuple[str, int], asyncio.BaseTransport] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -193,8 +197,12 @@ class RedashEmulator:
         async def main() -> None:
             self._loop = asyncio.get_running_loop()
             self.jobs.loop = self._loop
+            self.scheduler.start()
             ready.set()
-            await self._server.serve(sockets=[sock])
+            try:
+                await self._server.serve(sockets=[sock])
+            finally:
+                await self.scheduler.stop()
 
         def run() -> None:
             try:
@@ -286,6 +294,16 @@ class RedashEmulator:
         self.jobs.workers = value
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self.jobs.pump)
+
+    @property
+    def jobs_start_at_once(self) -> bool:
+        """An idle worker takes a new job before the execute request is answered, so the answer
+        already says STARTED, as a real server with idle workers can (default False: QUEUED)."""
+        return self.jobs.start_at_once
+
+    @jobs_start_at_once.setter
+    def jobs_start_at_once(self, value: bool) -> None:
+        self.jobs.start_at_once = bool(value)
 
     @property
     def job_ttl(self) -> float:

@@ -5,8 +5,14 @@ text/CSV header line, same presence of ``Content-Disposition`` / ``Cache-Control
 
 How the replay maps the recorded world onto the emulator:
 
-* Keys: ``REDACTED`` stands for the admin's user key, or a query's own key where the label says
-  so (see :func:`_key_for`). Literal wrong keys (``WRONGKEY...``, ``wrongkey``) are sent as is.
+* Keys: ``REDACTED`` stands for the admin's user key, a plain user's key ("plain user: ..."), or a
+  query's own key where the label says so (see :func:`_key_for`). Literal wrong keys
+  (``WRONGKEY...``, ``wrongkey``) are sent as is.
+* Objects a file uses without creating them (query 295 "recorded: fork source", query 297 with a
+  one-minute schedule) are created first from :data:`RECORDED_QUERIES` and their ids mapped.
+* Scheduled refreshes: a call labelled "after refresh N" is repeated (bounded) until the query's
+  ``latest_query_data_id`` has moved past the one seen before, and fails if it never does; that
+  file runs at ``time_scale`` 60, so the one-minute schedule takes a second.
 * Ids: job ids, created query / dashboard / widget / visualization ids and result ids seen in
   earlier answers are mapped to the emulator's. Result ids a file uses without creating them
   (e.g. result 6 in ``query_result_downloads.json``) stand for the latest result of query 1 (the
@@ -55,6 +61,30 @@ EMPTINESS_MAY_DIFFER = {"tags"}
 ANY_TYPE_KEYS = {"updated_at"}
 
 TERMINAL = (3, 4)
+
+# Queries the 2026-12-03 recordings use without creating them (made earlier on the recorded server).
+RECORDED_QUERIES: dict[int, dict[str, Any]] = {
+    295: {
+        "name": "recorded: fork source",
+        "sql": "select region, sum(amount) as total from orders group by region",
+        "description": "totals",
+        "tags": ["finance", "daily"],
+        "chart": True,
+    },
+    293: {"name": "recorded: slow (cancel routes)", "sql": "select pg_sleep(60) as slept"},
+    294: {"name": "recorded: slow (query key cancel)", "sql": "select pg_sleep(60) as slept"},
+    297: {
+        "name": "recorded: scheduled every minute",
+        "sql": "select datetime('now') as at, 1796283179 as tag",
+        "schedule": {"time": None, "until": None, "interval": 60, "day_of_week": None},
+    },
+}
+# Emulator settings per file. Default: the demo data, and time_scale 5 (the 5 s slow query takes 1 s).
+# query_scheduled_refresh.json was recorded on a server whose query list held only its 3 queries
+# (the list call compares every item's shape), and its one-minute schedule takes a second at 60.
+EMULATOR_SETTINGS: dict[str, dict[str, Any]] = {
+    "query_scheduled_refresh.json": {"time_scale": 60.0, "demo_data": False}
+}
 
 
 def _jtype(value: Any) -> str:
@@ -117,6 +147,26 @@ class Replayer:
         self.ids: dict[str, dict[Any, Any]] = {k: {} for k in ("job", "query", "dashboard", "widget", "viz", "result")}
         # statuses of the rate_limits.json bursts, so "#N" samples are sent as the Nth request
         self.bursts: dict[str, list[int]] = {"login": [], "api": []}
+        # latest_query_data_id last seen per recorded query id, for "after refresh N"
+        self.latest: dict[int, Any] = {}
+        # the query whose key a "query key" call without a query in its path uses (the last one named)
+        self.query_key_of: int | None = None
+
+    def create_recorded_queries(self, text: str) -> None:
+        """Create the queries of :data:`RECORDED_QUERIES` that the file mentions, and map their ids."""
+        if not self.emu.objects.data_sources:
+            self.emu.objects.add_data_source("sample-pg", "pg", {"host": "127.0.0.1", "dbname": "sampledb"})
+        for recorded_id, spec in RECORDED_QUERIES.items():
+            if f"/api/queries/{recorded_id}" not in text and f'"query_id": {recorded_id}' not in text:
+                continue
+            query_id = self.emu.add_query(
+                spec["name"], spec["sql"], description=spec.get("description"), tags=spec.get("tags")
+            )
+            if spec.get("chart"):
+                self.emu.objects.add_visualization(query_id, type="CHART", name="Chart", options={})
+            if spec.get("schedule"):
+                self.emu.objects.queries[query_id].schedule = dict(spec["schedule"])
+            self.ids["query"][recorded_id] = query_id
 
     # -- mapping -------------------------------------------------------------------------------
     def result_id(self, recorded: int) -> int:
@@ -146,6 +196,7 @@ class Replayer:
         path = sub_num(r"(/api/queries/)(\d+)", "query", path)
         path = sub_num(r"(/api/dashboards/)(\d+)", "dashboard", path)
         path = sub_num(r"(/api/widgets/)(\d+)", "widget", path)
+        path = sub_num(r"(/api/visualizations/)(\d+)", "viz", path)
         return path
 
     def map_body(self, body: Any) -> Any:
@@ -165,9 +216,12 @@ class Replayer:
             s in label for s in ("query key", "query's own", "own key", "query API key", "ANOTHER query's key")
         )
         if not uses_query_key:
-            return self.emu.user_key
+            return self.emu.plain_user_key if label.startswith("plain user") else self.emu.user_key
         m = re.search(r"/api/queries/(\d+)", path)
-        path_qid = int(m.group(1)) if m else None
+        path_qid = self.ids["query"].get(int(m.group(1)), int(m.group(1))) if m else self.query_key_of
+        self.query_key_of = path_qid
+        if label.startswith("plain user"):
+            return self.emu.plain_user_key
         if "ANOTHER" in label:
             return self.emu.query_key(5 if path_qid == 1 else 1)
         if "query A" in label or "key A" in label:
@@ -210,6 +264,8 @@ class Replayer:
                 "/api/widgets": "widget",
                 "/api/visualizations": "viz",
             }.get(req["path"])
+            if re.match(r"/api/queries/\d+/fork$", req["path"]):
+                kind = "query"
             if kind:
                 self.ids[kind][rec["id"]] = ours["id"]
 
@@ -232,6 +288,25 @@ class Replayer:
                 return response
             time.sleep(0.02)  # pacing between polls of a condition, not a wait for a fixed time
             response = self.send(call)
+
+    def await_refresh(self, call: dict[str, Any], response: requests.Response) -> requests.Response:
+        """For "after refresh N": repeat the GET until the query's latest result has moved on."""
+        match = re.match(r"/api/queries/(\d+)$", call["request"]["path"])
+        if not str(call.get("label") or "").startswith("after refresh") or match is None:
+            return response
+        recorded_id = int(match.group(1))
+        before = self.latest.get(recorded_id)
+        deadline = time.monotonic() + 15
+        while response.status_code == 200 and response.json()["latest_query_data_id"] in (None, before):
+            assert time.monotonic() < deadline, f"{self.name}: query {recorded_id} was never refreshed by the scheduler"
+            time.sleep(0.05)  # pacing between looks at a condition the server's scheduler changes
+            response = self.send(call)
+        return response
+
+    def remember_latest(self, call: dict[str, Any], response: requests.Response) -> None:
+        match = re.match(r"/api/queries/(\d+)$", call["request"]["path"])
+        if match and call["request"]["method"] == "GET" and response.status_code == 200:
+            self.latest[int(match.group(1))] = response.json().get("latest_query_data_id")
 
     def _burst_kind(self, label: str) -> str | None:
         if self.name != "rate_limits.json":
@@ -256,7 +331,8 @@ class Replayer:
         if kind and number:
             while len(self.bursts[kind]) < int(number.group(1)) - 1:
                 self._burst_one(kind)
-        response = self.poll_job(call, self.send(call))
+        response = self.await_refresh(call, self.poll_job(call, self.send(call)))
+        self.remember_latest(call, response)
         if kind and number:
             self.bursts[kind].append(response.status_code)
         rec = call["response"]
@@ -312,8 +388,9 @@ class Replayer:
 def test_recording_replays_with_same_statuses_and_shapes(path: Path) -> None:
     recording = json.loads(path.read_text())
     # time_scale 5: the 5 s slow query takes 1 s, still long enough to be seen queued/running.
-    with RedashEmulator(time_scale=5) as emu:
+    with RedashEmulator(**{"time_scale": 5.0, **EMULATOR_SETTINGS.get(path.name, {})}) as emu:
         replayer = Replayer(emu, path.name)
+        replayer.create_recorded_queries(path.read_text())
         for index, call in enumerate(recording["calls"]):
             if "request" not in call:
                 replayer.replay_summary(call)
