@@ -7,6 +7,7 @@ A malformed answer raises :class:`~airflow_provider_dash.exceptions.DashResponse
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -91,6 +92,23 @@ class Job:
     def is_terminal(self) -> bool:
         """True once the job will not change any more."""
         return self.status.is_terminal
+
+    @property
+    def started_at(self) -> float | None:
+        """When a running job started (epoch seconds, the server's clock), else ``None``.
+
+        Redash shows a running job's start time in ``updated_at`` (ISO, UTC, no ``Z``) and ``0``
+        in every other state.
+        """
+        if self.status is not JobStatus.STARTED or not isinstance(self.updated_at, str):
+            return None
+        try:
+            moment = dt.datetime.fromisoformat(self.updated_at.strip().removesuffix("Z"))
+        except ValueError:
+            return None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=dt.UTC)
+        return moment.timestamp()
 
     @property
     def is_cancelled(self) -> bool:
@@ -217,6 +235,10 @@ class QueryRun:
 
     result: QueryResult | None = None
     job: Job | None = None
+    #: The job was already running before this request reached the server: Redash handed this run
+    #: the job of an identical run in flight, so it is not this caller's to cancel. ``None`` when it
+    #: could not be told (the job is then treated as the caller's). See ``hooks._api.job_is_shared``.
+    shared: bool | None = False
 
     @property
     def is_cached(self) -> bool:

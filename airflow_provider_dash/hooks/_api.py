@@ -11,8 +11,8 @@ log line, an error text or a ``repr``.
 
 from __future__ import annotations
 
-import dataclasses
 import email.utils
+import enum
 import json
 import math
 import os
@@ -22,7 +22,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
-from urllib.parse import quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from airflow_provider_dash.exceptions import (
     DashApiError,
@@ -36,7 +36,34 @@ from airflow_provider_dash.exceptions import (
     DashNotFoundError,
     DashResponseError,
 )
-from airflow_provider_dash.models import Job
+from airflow_provider_dash.hooks._redash_routes import (  # noqa: F401 - re-exported for the transports
+    DOWNLOAD_FORMATS,
+    Request,
+    archive_dashboard_request,
+    archive_query_request,
+    cancel_job_request,
+    check_download_format,
+    create_dashboard_request,
+    create_query_request,
+    download_request,
+    edit_dashboard_request,
+    edit_query_request,
+    execute_query_request,
+    execute_sql_request,
+    for_retry,
+    get_dashboard_request,
+    get_job_request,
+    get_query_request,
+    job_what,
+    latest_result_request,
+    list_dashboards_request,
+    list_data_sources_request,
+    list_queries_request,
+    query_result_request,
+    refresh_query_request,
+    session_request,
+)
+from airflow_provider_dash.models import Job, JobStatus
 
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_RETRIES = 5
@@ -48,7 +75,6 @@ RETRY_AFTER_CAP = 60.0
 #: Redash's answer when the key is missing, wrong, or a query key used outside its query.
 AUTH_FAILED_TEXT = "Couldn't find resource. Please login and try again."
 PAGE_OUT_OF_RANGE_TEXT = "Page is out of range."
-DOWNLOAD_FORMATS = ("csv", "json", "tsv", "xlsx")
 
 _TRUE = frozenset({"true", "yes", "on", "1"})
 _FALSE = frozenset({"false", "no", "off", "0"})
@@ -214,248 +240,6 @@ def config_from_connection(conn: Any) -> ConnectionConfig:
     )
 
 
-# --------------------------------------------------------------------------- requests (routes)
-
-
-@dataclass(frozen=True, slots=True)
-class Request:
-    """One HTTP request, transport-neutral.
-
-    :param method: HTTP method.
-    :param path: path relative to the base URL (no leading slash), may end with a fixed query string.
-    :param what: what the request is about, for error texts ("query 7", "job <id>").
-    :param params: query-string parameters.
-    :param json: JSON body (``None`` for none).
-    :param stream: read the body as a stream (downloads).
-    :param job_route: a job route, where Redash answers 500 for an unknown or expired job id.
-    :param idempotent: safe to send again when the answer was lost. Creating objects is not.
-    :param execution: executes a query; retries raise ``max_age`` 0 (see :func:`for_retry`).
-    """
-
-    method: str
-    path: str
-    what: str
-    params: Mapping[str, Any] | None = None
-    json: Any = None
-    stream: bool = False
-    job_route: bool = False
-    idempotent: bool = True
-    execution: bool = False
-
-    def url(self, base_url: str) -> str:
-        """The full URL with its query string (the key is never part of it)."""
-        url = f"{base_url}/{self.path}"
-        if self.params:
-            url += ("&" if "?" in url else "?") + urlencode(self.params, doseq=True)
-        return url
-
-
-def _id(value: Any, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, str) and value.isdigit():
-            return int(value)
-        raise DashConfigError(f"{what} must be a whole number, got {value!r}")
-    return value
-
-
-def _page_params(page: int, page_size: int, search: str | None, tags: Any) -> dict[str, Any]:
-    params: dict[str, Any] = {"page": page, "page_size": page_size}
-    if search:
-        params["q"] = search
-    if tags:
-        params["tags"] = list(tags)
-    return params
-
-
-def list_queries_request(
-    page: int, page_size: int, *, search: str | None = None, tags: Any = None, archived: bool = False
-) -> Request:
-    """GET one page of saved queries (``/api/queries`` or ``/api/queries/archive``)."""
-    path = "api/queries/archive" if archived else "api/queries"
-    return Request(
-        "GET", path, "archived queries" if archived else "queries", _page_params(page, page_size, search, tags)
-    )
-
-
-def get_query_request(query_id: int) -> Request:
-    """GET one saved query."""
-    qid = _id(query_id, "query_id")
-    return Request("GET", f"api/queries/{qid}", f"query {qid}")
-
-
-def create_query_request(body: Mapping[str, Any]) -> Request:
-    """POST a new query (not idempotent: a lost answer must not create it twice)."""
-    return Request("POST", "api/queries", f"new query {body.get('name')!r}", json=dict(body), idempotent=False)
-
-
-def edit_query_request(query_id: int, body: Mapping[str, Any]) -> Request:
-    """POST changes to a saved query."""
-    qid = _id(query_id, "query_id")
-    return Request("POST", f"api/queries/{qid}", f"query {qid}", json=dict(body))
-
-
-def archive_query_request(query_id: int) -> Request:
-    """DELETE (archive) a saved query."""
-    qid = _id(query_id, "query_id")
-    return Request("DELETE", f"api/queries/{qid}", f"query {qid}")
-
-
-def latest_result_request(query_id: int) -> Request:
-    """GET the latest cached result of a saved query (404 when it never ran without parameters)."""
-    qid = _id(query_id, "query_id")
-    return Request("GET", f"api/queries/{qid}/results", f"the latest result of query {qid}")
-
-
-def execute_query_request(query_id: int, parameters: Mapping[str, Any] | None, max_age: int | None) -> Request:
-    """POST to execute a saved query; the answer is a cached result or a job."""
-    qid = _id(query_id, "query_id")
-    body: dict[str, Any] = {"max_age": max_age}
-    if parameters:
-        body["parameters"] = dict(parameters)
-    return Request("POST", f"api/queries/{qid}/results", f"query {qid}", json=body, execution=True)
-
-
-def execute_sql_request(
-    sql: str, data_source_id: int, max_age: int | None, parameters: Mapping[str, Any] | None = None
-) -> Request:
-    """POST ad-hoc SQL to ``/api/query_results``; the answer is a cached result or a job."""
-    dsid = _id(data_source_id, "data_source_id")
-    body: dict[str, Any] = {"query": sql, "data_source_id": dsid, "max_age": max_age}
-    if parameters:
-        body["parameters"] = dict(parameters)
-    return Request("POST", "api/query_results", f"ad-hoc SQL on data source {dsid}", json=body, execution=True)
-
-
-def refresh_query_request(query_id: int, parameters: Mapping[str, Any] | None = None) -> Request:
-    """POST the legacy ``/refresh`` (always executes; values are ``p_<name>`` and unchecked by Redash)."""
-    qid = _id(query_id, "query_id")
-    params = {f"p_{name}": value for name, value in (parameters or {}).items()}
-    return Request("POST", f"api/queries/{qid}/refresh", f"query {qid}", params=params or None, idempotent=False)
-
-
-def _job_path(job_id: str, query_id: int | None) -> str:
-    if not isinstance(job_id, str) or not job_id.strip():
-        raise DashConfigError(f"job_id must be a non-empty string, got {job_id!r}")
-    jid = quote(job_id.strip(), safe="")
-    if query_id is None:
-        return f"api/jobs/{jid}"
-    # The query-scoped route works for user keys too, and it is the only one a query key can read.
-    return f"api/queries/{_id(query_id, 'query_id')}/jobs/{jid}"
-
-
-def _job_what(job_id: str, query_id: int | None) -> str:
-    return f"job {job_id}" + (f" of query {query_id}" if query_id is not None else "")
-
-
-def get_job_request(job_id: str, query_id: int | None = None) -> Request:
-    """GET a job's state (query-scoped route when the query id is known)."""
-    return Request("GET", _job_path(job_id, query_id), _job_what(job_id, query_id), job_route=True)
-
-
-def cancel_job_request(job_id: str, query_id: int | None = None) -> Request:
-    """DELETE (cancel) a job (query-scoped route when the query id is known)."""
-    return Request("DELETE", _job_path(job_id, query_id), _job_what(job_id, query_id), job_route=True)
-
-
-def check_download_format(file_format: str) -> str:
-    """Return ``file_format`` lower-cased, or raise when it is not one Redash can export.
-
-    :raises DashConfigError: listing the allowed formats.
-    """
-    fmt = str(file_format).lower().lstrip(".")
-    if fmt not in DOWNLOAD_FORMATS:
-        raise DashConfigError(
-            f"Download format {file_format!r} is not supported; use one of {', '.join(DOWNLOAD_FORMATS)}"
-        )
-    return fmt
-
-
-def query_result_request(result_id: int, query_id: int | None = None) -> Request:
-    """GET a stored result as JSON (through its query when ``query_id`` is given, for query keys)."""
-    rid = _id(result_id, "result_id")
-    if query_id is None:
-        return Request("GET", f"api/query_results/{rid}", f"query result {rid}")
-    qid = _id(query_id, "query_id")
-    return Request("GET", f"api/queries/{qid}/results/{rid}.json", f"query result {rid} of query {qid}")
-
-
-def download_request(result_id: int, file_format: str, query_id: int | None = None) -> Request:
-    """GET a stored result as a file (csv, json, tsv, xlsx), streamed."""
-    rid = _id(result_id, "result_id")
-    fmt = check_download_format(file_format)
-    if query_id is None:
-        return Request("GET", f"api/query_results/{rid}.{fmt}", f"query result {rid} ({fmt})", stream=True)
-    qid = _id(query_id, "query_id")
-    return Request(
-        "GET", f"api/queries/{qid}/results/{rid}.{fmt}", f"query result {rid} of query {qid} ({fmt})", stream=True
-    )
-
-
-def list_dashboards_request(page: int, page_size: int, *, search: str | None = None, tags: Any = None) -> Request:
-    """GET one page of dashboards (drafts included, archived not)."""
-    return Request("GET", "api/dashboards", "dashboards", _page_params(page, page_size, search, tags))
-
-
-def get_dashboard_request(dashboard: int | str) -> Request:
-    """GET one dashboard: an int or all-digit string is an id; another string is a slug (``?legacy``)."""
-    if isinstance(dashboard, bool):
-        raise DashConfigError(f"dashboard must be an id or a slug, got {dashboard!r}")
-    if isinstance(dashboard, int) or (isinstance(dashboard, str) and dashboard.strip().isdigit()):
-        did = int(dashboard)
-        return Request("GET", f"api/dashboards/{did}", f"dashboard {did}")
-    if not isinstance(dashboard, str) or not dashboard.strip():
-        raise DashConfigError(f"dashboard must be an id or a slug, got {dashboard!r}")
-    slug = dashboard.strip()
-    # Redash takes the numeric id; a slug only works with ``?legacy`` (and then only a slug works).
-    return Request("GET", f"api/dashboards/{quote(slug, safe='')}?legacy", f"dashboard {slug!r}")
-
-
-def create_dashboard_request(name: str) -> Request:
-    """POST a new dashboard (created as a draft; not idempotent)."""
-    return Request("POST", "api/dashboards", f"new dashboard {name!r}", json={"name": name}, idempotent=False)
-
-
-def edit_dashboard_request(dashboard_id: int, body: Mapping[str, Any]) -> Request:
-    """POST changes to a dashboard (by numeric id)."""
-    did = _id(dashboard_id, "dashboard_id")
-    return Request("POST", f"api/dashboards/{did}", f"dashboard {did}", json=dict(body))
-
-
-def archive_dashboard_request(dashboard_id: int) -> Request:
-    """DELETE (archive) a dashboard (by numeric id)."""
-    did = _id(dashboard_id, "dashboard_id")
-    return Request("DELETE", f"api/dashboards/{did}", f"dashboard {did}")
-
-
-def session_request() -> Request:
-    """GET ``/api/session`` (the key's user and the server version; user keys only)."""
-    return Request("GET", "api/session", "the session of this API key")
-
-
-def list_data_sources_request() -> Request:
-    """GET every data source."""
-    return Request("GET", "api/data_sources", "data sources")
-
-
-def for_retry(request: Request, first_attempt_at: float, now: float | None = None) -> Request:
-    """The request to send again after a failed attempt.
-
-    Executing with ``max_age=0`` always runs the query, so a retried POST whose first answer was lost
-    could run it twice. On a retry we send ``max_age = ceil(seconds since the first attempt) + 1``
-    instead: if the first attempt ran and finished meanwhile, Redash hands back that fresh result; if
-    it is still running, Redash returns the same job id (it reuses the job of identical SQL in
-    flight). Either way the query runs once, and the result is never older than the first attempt.
-
-    :param first_attempt_at: ``time.monotonic()`` when the first attempt started.
-    """
-    if not request.execution or not isinstance(request.json, Mapping) or request.json.get("max_age") != 0:
-        return request
-    elapsed = (time.monotonic() if now is None else now) - first_attempt_at
-    body = dict(request.json)
-    body["max_age"] = math.ceil(max(0.0, elapsed)) + 1
-    return dataclasses.replace(request, json=body)
-
-
 # --------------------------------------------------------------------------- error mapping
 
 
@@ -603,8 +387,8 @@ def is_retryable_status(status: int) -> bool:
 def should_retry(request: Request, failure: BaseException) -> bool:
     """The one retry predicate.
 
-    Retried: connection errors, timeouts, 429, 5xx and a success whose body is not JSON. Never: TLS
-    failures and other 4xx. A request
+    Retried: connection errors, timeouts, 429, 5xx (but a 500 only where the route says it is worth
+    it: not a cancel) and a success whose body is not JSON. Never: TLS failures and other 4xx. A request
     that is not idempotent (creating an object) is retried only when it surely did not take effect:
     the connection was never made, or the server said 429/502/503/504.
     """
@@ -613,6 +397,8 @@ def should_retry(request: Request, failure: BaseException) -> bool:
             return False
         return request.idempotent or failure.kind == "connect"
     if isinstance(failure, RetryableStatus):
+        if failure.status == 500 and not request.route.retry_500:
+            return False
         return request.idempotent or failure.status in (429, 502, 503, 504)
     if isinstance(failure, MalformedBody):
         # The request took effect; sending it again is safe only when it is idempotent (an execution
@@ -752,3 +538,137 @@ def raise_for_job(job: Job, query_id: int | None) -> None:
         raise DashJobFailedError(
             job_failure_message(job, query_id), job_id=job.id, query_id=query_id, error=clean_job_error(job.error)
         )
+
+
+# --------------------------------------------------------------------------- cancelling
+
+#: Why a query API key cannot cancel: Redash answers its DELETE with 404 (``/api/jobs/<id>``) or
+#: 500 (the query-scoped route), and the job runs on (recordings ``job_cancel_query_api_key.json``).
+QUERY_KEY_CANNOT_CANCEL = (
+    "a query API key cannot cancel jobs on Redash (only DELETE /api/jobs/<id> with a user API key cancels); "
+    "put a user API key in the connection to let timeouts and kills cancel"
+)
+#: How long a cancel keeps reading the job back after Redash accepted the DELETE.
+CANCEL_CONFIRM_SECONDS = 5.0
+
+
+class CancelState(enum.StrEnum):
+    """What a cancel achieved, as the server tells it afterwards."""
+
+    CANCELLED = "cancelled"
+    ENDED = "ended"  # the job finished or failed before the cancel took effect
+    RUNNING = "running"  # the server still shows the job queued or running
+    REFUSED = "refused"  # the key cannot cancel (a query API key); nothing was changed
+
+
+@dataclass(frozen=True, slots=True)
+class CancelOutcome:
+    """The result of a cancel, read back from the server.
+
+    :ivar job_id: the job.
+    :ivar query_id: its query, when known.
+    :ivar state: the :class:`CancelState`.
+    :ivar reason: why it was not cancelled (``""`` when it was).
+    :ivar job: the job as read back (``None`` when the cancel was refused).
+    """
+
+    job_id: str
+    query_id: int | None
+    state: CancelState
+    reason: str = ""
+    job: Job | None = None
+
+    @property
+    def cancelled(self) -> bool:
+        """True when the server reports the job cancelled."""
+        return self.state is CancelState.CANCELLED
+
+    @property
+    def summary(self) -> str:
+        """Completes "the job was ...": ``cancelled``, or why not and whether it may still run."""
+        if self.state is CancelState.CANCELLED:
+            return "cancelled"
+        if self.state is CancelState.ENDED:
+            return f"not cancelled: {self.reason}"
+        return f"not cancelled: {self.reason}; it may still be running on the server"
+
+    @property
+    def message(self) -> str:
+        """One log line naming the job, its query and the outcome."""
+        what = job_what(self.job_id, self.query_id)
+        return f"{what[:1].upper()}{what[1:]} was {self.summary}"
+
+
+def refused_cancel(job_id: str, query_id: int | None, reason: str) -> CancelOutcome:
+    """The outcome of a cancel the key cannot make (nothing was sent, or Redash refused the key)."""
+    return CancelOutcome(job_id, query_id, CancelState.REFUSED, reason)
+
+
+def declared_query_key_refusal(config: ConnectionConfig) -> str | None:
+    """Why this connection cannot cancel, when it says it holds a query API key (extra ``query_id``)."""
+    if config.query_id is None:
+        return None
+    holds = f"connection {config.conn_id!r} holds a query API key (extra query_id={config.query_id})"
+    return f"{holds}, and {QUERY_KEY_CANNOT_CANCEL}"
+
+
+def auth_refusal(error: DashAuthError) -> str:
+    """Why the key cannot cancel, after Redash refused the cancel's DELETE with its 404."""
+    refused = f"Redash refused the key for {error.method} {error.url} (HTTP 404): it is not a user key (or is wrong)"
+    return f"{refused}: {QUERY_KEY_CANNOT_CANCEL}"
+
+
+def wants_read_back(job: Job, accepted: bool) -> bool:
+    """True while a cancel Redash accepted has not shown on the job yet (read it again, briefly)."""
+    return accepted and not job.is_terminal
+
+
+def cancel_outcome(job_id: str, query_id: int | None, job: Job, accepted: bool) -> CancelOutcome:
+    """Judge a cancel from the job read back after the DELETE.
+
+    :param accepted: Redash answered the DELETE with 200. A 500 means the job had already ended,
+        was already cancelled, or is unknown; the job read back tells which.
+    """
+    if job.is_cancelled:
+        return CancelOutcome(job_id, query_id, CancelState.CANCELLED, job=job)
+    if job.is_terminal:
+        ended = f"finished with result {job.query_result_id}" if job.succeeded else "failed"
+        return CancelOutcome(job_id, query_id, CancelState.ENDED, f"it {ended} before the cancel took effect", job)
+    answer = "accepted the cancel" if accepted else "answered HTTP 500 to the cancel"
+    return CancelOutcome(
+        job_id, query_id, CancelState.RUNNING, f"Redash {answer}, but the job still reports {job.status.name}", job
+    )
+
+
+# --------------------------------------------------------------------------- shared jobs
+
+
+def job_is_shared(job: Job, server_date: str | None, round_trip: float) -> bool | None:
+    """Was ``job`` already running before the execute request reached the server?
+
+    Redash hands identical SQL in flight the same job, so a job that started before our request
+    arrived belongs to another run too, and cancelling it would fail that run. A job still queued
+    is taken as ours (a run shared while both wait in the queue cannot be told apart). A running
+    job is judged on the server's own clock: its start time (``updated_at``) against the moment
+    the request arrived, which is no earlier than the answer's ``Date`` header (whole seconds,
+    rounded down) minus the round trip. Only a start before that bound proves the job shared;
+    a job started within about a second before the request is taken as ours.
+
+    :param server_date: the answer's ``Date`` header, if any.
+    :param round_trip: seconds from sending the request to reading the answer's headers.
+    :return: ``True`` (shared), ``False`` (ours), or ``None`` when it cannot be told (no ``Date``
+        header or start time); callers then treat the job as theirs and say so.
+    """
+    if job.status is not JobStatus.STARTED:
+        return False
+    started = job.started_at
+    if started is None or not server_date:
+        return None
+    try:
+        answered = email.utils.parsedate_to_datetime(server_date)
+    except (TypeError, ValueError):
+        return None
+    if answered is None:
+        return None
+    arrived_no_earlier_than = answered.timestamp() - max(0.0, round_trip)
+    return started < arrived_no_earlier_than

@@ -23,6 +23,7 @@ from airflow_provider_dash.exceptions import (
     DashConfigError,
     DashConnectionError,
     DashError,
+    DashJobNotFoundError,
     DashNotFoundError,
     DashResponseError,
     DashTimeoutError,
@@ -87,6 +88,8 @@ class DashHook(BaseHook):
         self._config: ConnectionConfig | None = None
         self._session: requests.Session | None = None
         self._queries: dict[int, Query] = {}
+        # Set once Redash refused this key a cancel (a query key): later cancels send nothing.
+        self._cancel_refusal: str | None = None
 
     # ------------------------------------------------------------------ connection and transport
 
@@ -393,8 +396,16 @@ class DashHook(BaseHook):
         else:
             values = parameters
         self.log.info("Executing query %s (max_age=%s)", query_id, max_age)
-        run = QueryRun.from_json(self._json(_api.execute_query_request(query_id, values, max_age)))
-        self._log_run(f"query {query_id}", run)
+        return self._execute(_api.execute_query_request(query_id, values, max_age), f"query {query_id}")
+
+    def _execute(self, request: Request, what: str) -> QueryRun:
+        """Send an execution; judge a job in the answer as shared or not (:func:`~._api.job_is_shared`)."""
+        response, body = self._exchange(request, want_json=True)
+        run = QueryRun.from_json(body)
+        if run.job is not None and run.query_result_id is None:
+            shared = _api.job_is_shared(run.job, response.headers.get("Date"), response.elapsed.total_seconds())
+            run = dataclasses.replace(run, shared=shared)
+        self._log_run(what, run)
         return run
 
     def execute_sql(self, sql: str, data_source_id: int, *, max_age: int | None = 0) -> QueryRun:
@@ -404,9 +415,9 @@ class DashHook(BaseHook):
         :raises DashError: when the server refuses.
         """
         self.log.info("Executing ad-hoc SQL on data source %s (max_age=%s)", data_source_id, max_age)
-        run = QueryRun.from_json(self._json(_api.execute_sql_request(sql, data_source_id, max_age)))
-        self._log_run(f"ad-hoc SQL on data source {data_source_id}", run)
-        return run
+        return self._execute(
+            _api.execute_sql_request(sql, data_source_id, max_age), f"ad-hoc SQL on data source {data_source_id}"
+        )
 
     def refresh_query(self, query_id: int, parameters: Mapping[str, Any] | None = None) -> Job:
         """Execute through the legacy ``POST /api/queries/<id>/refresh`` (always runs).
@@ -444,13 +455,51 @@ class DashHook(BaseHook):
         """
         return Job.from_json(self._json(_api.get_job_request(job_id, self._job_query_id(query_id))))
 
-    def cancel_job(self, job_id: str, query_id: int | None = None) -> None:
-        """Cancel a queued or running job (Redash then reports it failed with "Query cancelled by user.").
+    def cancel_job(self, job_id: str, query_id: int | None = None) -> _api.CancelOutcome:
+        """Cancel a queued or running job, then read it back and say what happened.
 
-        :raises DashJobNotFoundError: when the job is unknown, expired, or already cancelled.
+        Redash cancels only through ``DELETE /api/jobs/<id>`` and only with a user key (it then
+        reports the job failed with "Query cancelled by user."). A connection holding a query key
+        (extra ``query_id``) sends nothing: it cannot cancel. A DELETE answered 500 is not retried
+        (Redash answers so for a job that already ended); the job read back tells what it is.
+        The outcome is logged once: info when cancelled, a warning otherwise.
+
+        :param query_id: the job's query (reads the job back through it; defaults to extra ``query_id``).
+        :return: the :class:`~._api.CancelOutcome` (cancelled, ended meanwhile, still running, refused).
+        :raises DashJobNotFoundError: when the server knows no such job (unknown or expired).
+        :raises DashError: when the server cannot be reached.
         """
-        self.log.info("Cancelling job %s%s", job_id, f" of query {query_id}" if query_id is not None else "")
-        self._send(_api.cancel_job_request(job_id, self._job_query_id(query_id))).close()
+        qid = self._job_query_id(query_id)
+        why = self._cancel_refusal or _api.declared_query_key_refusal(self.config)
+        accepted = False
+        if why is None:
+            self.log.info("Cancelling %s", _api.job_what(job_id, qid))
+            try:
+                self._send(_api.cancel_job_request(job_id)).close()
+                accepted = True
+            except DashAuthError as error:
+                why = self._cancel_refusal = _api.auth_refusal(error)
+            except DashJobNotFoundError:
+                accepted = False  # ended, already cancelled, or unknown: the read-back tells
+        if why is not None:
+            outcome = _api.refused_cancel(job_id, qid, why)
+        else:
+            outcome = self._read_back_cancel(job_id, qid, accepted)
+        (self.log.info if outcome.cancelled else self.log.warning)("%s", outcome.message)
+        return outcome
+
+    def _read_back_cancel(self, job_id: str, query_id: int | None, accepted: bool) -> _api.CancelOutcome:
+        # One retry at most: after a DELETE answered 500, an unknown job answers 500 here too.
+        config = dataclasses.replace(self.config, retries=min(self.config.retries, 1))
+        schedule = PollSchedule(poll_interval=1.0)
+        deadline = deadline_after(_api.CANCEL_CONFIRM_SECONDS)
+        polls = 0
+        while True:
+            job = Job.from_json(self._json(_api.get_job_request(job_id, query_id), config))
+            if not _api.wants_read_back(job, accepted) or is_past(deadline):
+                return _api.cancel_outcome(job_id, query_id, job, accepted)
+            time.sleep(schedule.next_delay(polls, deadline))
+            polls += 1
 
     def wait_for_job(
         self,
@@ -487,17 +536,25 @@ class DashHook(BaseHook):
                 of_query = f" of query {query_id}" if query_id is not None else ""
                 outcome = "left running"
                 if cancel_on_timeout:
-                    try:
-                        self.cancel_job(job_id, query_id)
-                        outcome = "cancelled"
-                    except DashError as error:
-                        outcome = f"could not be cancelled ({error})"
+                    outcome = self.cancel_summary(job_id, query_id)
                 raise DashTimeoutError(
                     f"Job {job_id}{of_query} did not finish within {timeout:g} s "
                     f"(waited {waited:.1f} s, last status {job.status.name}); the job was {outcome}"
                 )
             time.sleep(schedule.next_delay(polls, deadline))
             polls += 1
+
+    def cancel_summary(self, job_id: str, query_id: int | None = None) -> str:
+        """Cancel a job and complete the sentence "the job was ..." for a failure text; never raises.
+
+        :return: ``"cancelled"``, or why not, ending with "it may still be running on the server"
+            when that may be so.
+        """
+        try:
+            return self.cancel_job(job_id, query_id).summary
+        except DashError as error:
+            self.log.warning("Could not cancel %s: %s", _api.job_what(job_id, query_id), error)
+            return f"not cancelled ({error}); it may still be running on the server"
 
     def run_query(
         self,
@@ -705,7 +762,11 @@ class DashHook(BaseHook):
         try:
             if config.query_id is not None:
                 query = Query.from_json(self._json(_api.get_query_request(config.query_id), config))
-                return True, f"Query API key works on {base}: it can read query {query.id} {query.name!r}"
+                return True, (
+                    f"Query API key works on {base}: it can read query {query.id} {query.name!r}. "
+                    "It cannot cancel jobs (Redash lets only user keys cancel), so a timeout or kill leaves the "
+                    "job running on the server; use a user API key to have them cancelled"
+                )
             session = self._json(_api.session_request(), config)
         except DashAuthError:
             if config.query_id is not None:

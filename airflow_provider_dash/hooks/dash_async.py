@@ -1,4 +1,4 @@
-"""DashAsyncClient: the small async client the triggers need (httpx), get_job and cancel_job.
+"""DashAsyncClient: the small async client the triggers need (httpx): get_job and cancel_job.
 
 Routes, error mapping, the retry predicate and waits come from :mod:`._api`, exactly as for the
 sync hook; only the transport differs. Nothing here blocks the event loop: the connection is read
@@ -8,15 +8,18 @@ with ``BaseHook.aget_connection`` and the TLS context is built in a worker threa
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import json
 import logging
 import weakref
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_dash.exceptions import DashAuthError, DashJobNotFoundError
 from airflow_provider_dash.hooks import _api
 from airflow_provider_dash.hooks._api import ConnectionConfig, Request
 from airflow_provider_dash.models import Job
+from airflow_provider_dash.polling import PollSchedule, deadline_after, is_past
 
 if TYPE_CHECKING:
     import ssl
@@ -96,6 +99,8 @@ class DashAsyncClient:
         self._client: httpx.AsyncClient | None = None
         # Built for the current httpx client and dropped with it.
         self._prepared: dict[str, httpx.Request] = {}
+        # Set once Redash refused this key a cancel (a query key): later cancels send nothing.
+        self._cancel_refusal: str | None = None
 
     @classmethod
     async def from_conn_id(cls, conn_id: str) -> DashAsyncClient:
@@ -197,7 +202,9 @@ class DashAsyncClient:
                 raise _api.MalformedBody(response.status_code, response.text[:200]) from None
         return response, body
 
-    async def _send(self, request: Request, *, want_json: bool = False) -> tuple[httpx.Response, Any]:
+    async def _send(
+        self, request: Request, *, want_json: bool = False, config: ConnectionConfig | None = None
+    ) -> tuple[httpx.Response, Any]:
         """Send ``request`` with the shared retry policy; return a successful response and its JSON.
 
         The first attempt is made directly; only a failure enters the retry loop (tenacity, with
@@ -206,9 +213,10 @@ class DashAsyncClient:
 
         :param want_json: parse the body (returned second, else ``None``); retry a success whose
             body is not JSON, like a lost answer.
+        :param config: overrides the client's configuration (its ``retries``) for this request.
         :raises DashError: the mapped error once retrying is over (or not allowed).
         """
-        config = self.config
+        config = config or self.config
         http = await self._http()
         try:
             response, body = await self._attempt(http, request, want_json)
@@ -244,11 +252,45 @@ class DashAsyncClient:
         _, body = await self._send(_api.get_job_request(job_id, qid), want_json=True)
         return Job.from_json(body)
 
-    async def cancel_job(self, job_id: str, query_id: int | None = None) -> None:
-        """Cancel a queued or running job.
+    async def cancel_job(self, job_id: str, query_id: int | None = None) -> _api.CancelOutcome:
+        """Cancel a queued or running job, then read it back (as :meth:`DashHook.cancel_job
+        <airflow_provider_dash.hooks.dash.DashHook.cancel_job>` does): ``DELETE /api/jobs/<id>``, user
+        keys only, a 500 not retried, the outcome logged once.
 
-        :raises DashJobNotFoundError: when the job is unknown, expired, or already cancelled.
+        :param query_id: the job's query; defaults to the connection's extra ``query_id``.
+        :return: the :class:`~._api.CancelOutcome`.
+        :raises DashJobNotFoundError: when the server knows no such job.
+        :raises DashError: when the server cannot be reached.
         """
         qid = query_id if query_id is not None else self.config.query_id
-        log.info("Cancelling job %s%s", job_id, f" of query {qid}" if qid is not None else "")
-        await self._send(_api.cancel_job_request(job_id, qid))
+        why = self._cancel_refusal or _api.declared_query_key_refusal(self.config)
+        accepted = False
+        if why is None:
+            log.info("Cancelling %s", _api.job_what(job_id, qid))
+            try:
+                await self._send(_api.cancel_job_request(job_id))
+                accepted = True
+            except DashAuthError as error:
+                why = self._cancel_refusal = _api.auth_refusal(error)
+            except DashJobNotFoundError:
+                accepted = False  # ended, already cancelled, or unknown: the read-back tells
+        if why is not None:
+            outcome = _api.refused_cancel(job_id, qid, why)
+        else:
+            outcome = await self._read_back_cancel(job_id, qid, accepted)
+        (log.info if outcome.cancelled else log.warning)("%s", outcome.message)
+        return outcome
+
+    async def _read_back_cancel(self, job_id: str, query_id: int | None, accepted: bool) -> _api.CancelOutcome:
+        # One retry at most: after a DELETE answered 500, an unknown job answers 500 here too.
+        config = dataclasses.replace(self.config, retries=min(self.config.retries, 1))
+        schedule = PollSchedule(poll_interval=1.0)
+        deadline = deadline_after(_api.CANCEL_CONFIRM_SECONDS)
+        polls = 0
+        while True:
+            _, body = await self._send(_api.get_job_request(job_id, query_id), want_json=True, config=config)
+            job = Job.from_json(body)
+            if not _api.wants_read_back(job, accepted) or is_past(deadline):
+                return _api.cancel_outcome(job_id, query_id, job, accepted)
+            await asyncio.sleep(schedule.next_delay(polls, deadline))
+            polls += 1

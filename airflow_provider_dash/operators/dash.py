@@ -63,6 +63,7 @@ JOB_IDS_KEY = "job_ids"
 STORED_JOB_KEY = "dash_job"
 
 _state_store_warned = False
+_SHARED_NOT_CANCELLED = "it is shared with another run, so this task does not cancel it"
 
 
 def _is_template(value: Any) -> bool:
@@ -311,9 +312,15 @@ class RunQueryOperator(BaseOperator):
                 stored.clear()
                 return run.query_result_id
             job = run.job
-            # A brand-new job is queued; one already started was reused from a run in flight.
-            owned = job.status is JobStatus.QUEUED
+            owned = run.shared is not True
             stored.set(job.id, query_id, owned)
+            if run.shared is None:
+                self.log.warning(
+                    "Could not tell whether job %s of query %s was started by this task (the server sent no Date "
+                    "header or start time): treating it as this task's, so a timeout or kill will cancel it",
+                    job.id,
+                    query_id,
+                )
         else:
             owned = bool((stored.get() or {}).get("owned", True))
 
@@ -321,10 +328,12 @@ class RunQueryOperator(BaseOperator):
         self._job_id, self._job_query_id, self._job_owned = job.id, query_id, owned
         if not owned:
             self.log.info(
-                "Job %s was already running when this task submitted query %s: Redash shares one job between "
-                "identical runs, so this task will not cancel it on timeout or kill",
+                "Job %s was already running when this task submitted query %s (started %s, server time, before "
+                "this request reached the server): Redash shares one job between identical runs, so this task "
+                "will not cancel it on timeout or kill",
                 job.id,
                 query_id,
+                job.updated_at,
             )
         if not self.wait_for_completion:
             self.log.info("Not waiting for job %s (wait_for_completion=False); a JobSensor can wait on it", job.id)
@@ -374,6 +383,10 @@ class RunQueryOperator(BaseOperator):
                 poll_interval=self.poll_interval,
                 cancel_on_timeout=owned,
             )
+        except DashTimeoutError as error:
+            if owned:
+                raise
+            raise DashTimeoutError(f"{error} ({_SHARED_NOT_CANCELLED})") from None
         finally:
             self._job_id = None
         stored.clear()
@@ -440,12 +453,8 @@ class RunQueryOperator(BaseOperator):
 
     def _cancel_after_timeout(self, job_id: str, query_id: int, owned: bool) -> str:
         if not owned:
-            return "left running (it is shared with another run, so this task does not cancel it)"
-        try:
-            _make_hook(self.dash_conn_id).cancel_job(job_id, query_id)
-        except DashError as error:
-            return f"not cancelled ({error})"
-        return "cancelled"
+            return f"left running ({_SHARED_NOT_CANCELLED})"
+        return _make_hook(self.dash_conn_id).cancel_summary(job_id, query_id)
 
     def on_kill(self) -> None:
         """Cancel the job being waited on in the worker, unless shared or ``cancel_on_kill`` is False."""
@@ -462,11 +471,7 @@ class RunQueryOperator(BaseOperator):
                 job_id,
             )
             return
-        try:
-            _make_hook(self.dash_conn_id).cancel_job(job_id, query_id)
-            self.log.info("Cancelled job %s of query %s", job_id, query_id)
-        except DashError as error:
-            self.log.warning("Could not cancel job %s: %s", job_id, error)
+        _make_hook(self.dash_conn_id).cancel_summary(job_id, query_id)  # logs the outcome
 
 
 # --------------------------------------------------------------------------- dashboards
@@ -663,12 +668,12 @@ class RefreshDashboardOperator(BaseOperator):
                 state["in_flight"][job.id].append(index)
                 continue
             state["in_flight"][job.id] = [index]
-            if job.status is JobStatus.QUEUED:
+            if answer.shared is not True:
                 state["owned"].append(job.id)
             else:
                 self.log.info(
-                    "Job %s of query %s was already running (Redash shares one job between identical runs): "
-                    "this task will not cancel it",
+                    "Job %s of query %s was already running before this task submitted it (Redash shares one job "
+                    "between identical runs): this task will not cancel it",
                     job.id,
                     run["query_id"],
                 )
@@ -677,8 +682,8 @@ class RefreshDashboardOperator(BaseOperator):
         state = self._require_state()
         state["runs"][index]["error"] = message
         if self.fail_fast:
-            cancelled = self._cancel_in_flight()
-            note = f" (fail_fast: cancelled {cancelled} other running job(s) this task started)" if cancelled else ""
+            note = self._cancel_in_flight()
+            note = f" (fail_fast: {note})" if note else ""
             run = state["runs"][index]
             text = f"Refreshing the dashboard failed at query {run['query_id']} (widgets {_ids(run)}): {message}{note}"
             if isinstance(error, DashJobError):
@@ -701,19 +706,25 @@ class RefreshDashboardOperator(BaseOperator):
                 index, message, kind(message, job_id=job.id, query_id=query_id, error=clean_job_error(job.error))
             )
 
-    def _cancel_in_flight(self) -> int:
-        """Cancel the in-flight jobs this task started; return how many were cancelled."""
+    def _cancel_in_flight(self) -> str:
+        """Cancel the in-flight jobs this task started (each outcome is logged).
+
+        :return: what happened, for a failure text ("" when nothing was in flight), saying which
+            jobs may still be running on the server and why.
+        """
         state = self._require_state()
         owned = [job_id for job_id in state["in_flight"] if job_id in state["owned"]]
-        cancelled = 0
-        for job_id in owned:
-            query_id = state["runs"][state["in_flight"][job_id][0]]["query_id"]
-            try:
-                self._get_hook().cancel_job(job_id, query_id)
-                cancelled += 1
-            except DashError as error:
-                self.log.warning("Could not cancel job %s: %s", job_id, error)
-        return cancelled
+        if not owned:
+            return ""
+        hook = self._get_hook()
+        summaries = {
+            job_id: hook.cancel_summary(job_id, state["runs"][state["in_flight"][job_id][0]]["query_id"])
+            for job_id in owned
+        }
+        cancelled = sum(1 for summary in summaries.values() if summary == "cancelled")
+        text = f"cancelled {cancelled} job(s) this task started"
+        others = [f"job {job_id} was {summary}" for job_id, summary in summaries.items() if summary != "cancelled"]
+        return text + (f"; {len(others)} not: " + "; ".join(others) if others else "")
 
     def _wait_in_worker(self) -> None:
         state = self._require_state()
@@ -782,12 +793,12 @@ class RefreshDashboardOperator(BaseOperator):
         state = self._require_state()
         running = [str(state["runs"][idx[0]]["query_id"]) for idx in state["in_flight"].values()]
         queued = len(state["queue"])
-        cancelled = self._cancel_in_flight()
+        cancelled = self._cancel_in_flight() or "no job this task started was running"
         raise DashTimeoutError(
             f"Refreshing the dashboard timed out after {time.time() - state['started']:.1f} s "
             f"({state['limit'] or 'deadline'}) with quer{'y' if len(running) == 1 else 'ies'} "
-            f"{', '.join(running) or 'none'} still running; cancelled {cancelled} job(s) this task started"
-            + (f", and {queued} quer{'y' if queued == 1 else 'ies'} never submitted" if queued else "")
+            f"{', '.join(running) or 'none'} still running; {cancelled}"
+            + (f"; {queued} quer{'y' if queued == 1 else 'ies'} never submitted" if queued else "")
         )
 
     def _finish(self, context: Context, waiting: bool = True) -> list[dict[str, Any]]:

@@ -221,9 +221,8 @@ class JobTrigger(BaseTrigger):
 
         async def cancel(job_id: str) -> None:
             try:
-                await client.cancel_job(job_id, self.query_ids.get(job_id))
-                self.log.info("Cancelled job %s", job_id)
+                await client.cancel_job(job_id, self.query_ids.get(job_id))  # logs the outcome
             except DashError as error:
-                self.log.warning("Could not cancel job %s: %s", job_id, error)
+                self.log.warning("Could not cancel job %s: %s; it may still be running on the server", job_id, error)
 
         await asyncio.gather(*(cancel(job_id) for job_id in owned))

@@ -108,7 +108,8 @@ def test_api_key_is_not_in_repr_but_in_the_header_only() -> None:
 def test_routes() -> None:
     assert _api.get_job_request("abc").path == "api/jobs/abc"
     assert _api.get_job_request("abc", 3).path == "api/queries/3/jobs/abc"
-    assert _api.cancel_job_request("abc", 3).method == "DELETE"
+    assert _api.cancel_job_request("abc").method == "DELETE"
+    assert _api.cancel_job_request("abc").path == "api/jobs/abc"  # the only route that cancels
     assert _api.get_job_request("abc").job_route
     assert _api.get_dashboard_request(4).path == "api/dashboards/4"
     assert _api.get_dashboard_request("4").path == "api/dashboards/4"

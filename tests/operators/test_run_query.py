@@ -221,6 +221,8 @@ def test_on_kill_leaves_a_job_shared_with_another_run_alone(
     dash_emulator.time_scale = 5
     other = dash_hook.execute_query(SLOW, max_age=0).job  # another run of the same SQL, already running
     assert dash_hook.get_job(other.id, SLOW).status is JobStatus.STARTED
+    # ... for a while: a job that started before this task's request reached the server is shared
+    dash_emulator.jobs.get(other.id).started_at -= dt.timedelta(seconds=30)
     operator = RunQueryOperator(task_id="run", query_id=SLOW, poll_interval=0.2, dash_conn_id=dash_conn_id)
     context = make_context()
     submitted = _signal_job_id(context)
