@@ -19,10 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from airflow_provider_dash.exceptions import DashError, DashResponseError, DashTimeoutError
-
-# _api is stdlib-only (no requests, httpx or tenacity at import time), so it is cheap to import here.
-from airflow_provider_dash.hooks._api import job_failure_message, raise_for_job
 from airflow_provider_dash.models import Job, JobStatus
+from airflow_provider_dash.models.redash import job_failure_message, raise_for_job
 
 EventStatus = Literal["success", "error", "timeout"]
 EVENT_STATUSES: tuple[str, ...] = ("success", "error", "timeout")

@@ -30,8 +30,6 @@ from airflow_provider_dash.exceptions import (
     DashConfigError,
     DashConnectionError,
     DashError,
-    DashJobCancelledError,
-    DashJobFailedError,
     DashJobNotFoundError,
     DashNotFoundError,
     DashResponseError,
@@ -63,7 +61,13 @@ from airflow_provider_dash.hooks._redash_routes import (  # noqa: F401 - re-expo
     refresh_query_request,
     session_request,
 )
-from airflow_provider_dash.models import Job, JobStatus
+from airflow_provider_dash.models.redash import (  # noqa: F401 - clean_job_error etc. re-exported
+    Job,
+    JobStatus,
+    clean_job_error,
+    job_failure_message,
+    raise_for_job,
+)
 
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_RETRIES = 5
@@ -489,55 +493,6 @@ def final_error(request: Request, failure: BaseException, config: ConnectionConf
         method=request.method,
         url=url,
     )
-
-
-# --------------------------------------------------------------------------- jobs
-
-# Redash prefixes the SQL with "/* Username: ..., query_id: ..., Scheduled: False */", so database
-# errors quote that comment (often cut: "LINE 1: ...e0fd, Scheduled: False */ select ...") and the
-# caret line under it points into the comment rather than the user's SQL.
-_COMMENT = re.compile(r"/\*\s*Username:.*?\*/\s*", re.DOTALL)
-_CUT_COMMENT = re.compile(r"^(LINE \d+: )\.\.\.[^\n]*?(?:Scheduled: \w+|query_id: [^,*\n]*)\s*\*/\s*")
-_CARET_LINE = re.compile(r"^\s*\^\s*$")
-
-
-def clean_job_error(error: str) -> str:
-    """Redash's job error without its ``/* Username: ... */`` comment noise and the caret pointing into it."""
-    text = _COMMENT.sub("", error or "")
-    lines: list[str] = []
-    drop_caret = False
-    for line in text.splitlines():
-        if drop_caret and _CARET_LINE.match(line):
-            drop_caret = False
-            continue
-        cut = _CUT_COMMENT.match(line)
-        drop_caret = cut is not None
-        lines.append(cut.group(1) + line[cut.end() :] if cut else line)
-    return "\n".join(lines).strip()
-
-
-def job_failure_message(job: Job, query_id: int | None) -> str:
-    """The one text for a job that failed or was cancelled: job id, query id and Redash's error."""
-    of_query = f" of query {query_id}" if query_id is not None else ""
-    if job.is_cancelled:
-        return f"Job {job.id}{of_query} was cancelled: {clean_job_error(job.error) or 'no reason given'}"
-    return f"Job {job.id}{of_query} failed: {clean_job_error(job.error) or 'Redash gave no error text'}"
-
-
-def raise_for_job(job: Job, query_id: int | None) -> None:
-    """Raise when ``job`` ended without a result; return quietly otherwise.
-
-    :raises DashJobCancelledError: for a cancelled job.
-    :raises DashJobFailedError: for a failed job.
-    """
-    if job.is_cancelled:
-        raise DashJobCancelledError(
-            job_failure_message(job, query_id), job_id=job.id, query_id=query_id, error=clean_job_error(job.error)
-        )
-    if job.is_failed:
-        raise DashJobFailedError(
-            job_failure_message(job, query_id), job_id=job.id, query_id=query_id, error=clean_job_error(job.error)
-        )
 
 
 # --------------------------------------------------------------------------- cancelling

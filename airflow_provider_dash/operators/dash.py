@@ -27,9 +27,6 @@ from airflow_provider_dash.exceptions import (
     DashJobNotFoundError,
     DashTimeoutError,
 )
-
-# _api is stdlib-only (no requests, httpx or tenacity at import time): the one failure text lives there.
-from airflow_provider_dash.hooks._api import clean_job_error, job_failure_message, raise_for_job
 from airflow_provider_dash.links import (
     DASHBOARD_URL_KEY,
     QUERY_URL_KEY,
@@ -39,6 +36,9 @@ from airflow_provider_dash.links import (
     query_page_url,
 )
 from airflow_provider_dash.models import Job, JobStatus, MappingType, Widget
+
+# _api is stdlib-only (no requests, httpx or tenacity at import time): the one failure text lives there.
+from airflow_provider_dash.models.redash import clean_job_error, job_failure_message, raise_for_job
 from airflow_provider_dash.parameters import resolve_parameters
 from airflow_provider_dash.polling import (
     DEFAULT_POLL_INTERVAL,

@@ -13,11 +13,11 @@ from airflow_provider_dash.checks import CheckSpec
 from airflow_provider_dash.defaults import default_deferrable
 from airflow_provider_dash.events import read_job_event
 from airflow_provider_dash.exceptions import DashConfigError, DashError
-
-# _api is stdlib-only (no requests, httpx or tenacity at import time): the one failure text lives there.
-from airflow_provider_dash.hooks._api import raise_for_job
 from airflow_provider_dash.links import QUERY_URL_KEY, RedashQueryLink, query_page_url
 from airflow_provider_dash.models import JobStatus, QueryResult
+
+# _api is stdlib-only (no requests, httpx or tenacity at import time): the one failure text lives there.
+from airflow_provider_dash.models.redash import raise_for_job
 from airflow_provider_dash.operators.dash import (
     JOB_ID_KEY,
     _as_max_age,

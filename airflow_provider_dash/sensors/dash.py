@@ -12,10 +12,10 @@ from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException
 from airflow_provider_dash.defaults import default_deferrable
 from airflow_provider_dash.events import read_job_event
 from airflow_provider_dash.exceptions import DashConfigError, DashError
+from airflow_provider_dash.models import Job
 
 # _api is stdlib-only (no requests, httpx or tenacity at import time): the one failure text lives there.
-from airflow_provider_dash.hooks._api import raise_for_job
-from airflow_provider_dash.models import Job
+from airflow_provider_dash.models.redash import raise_for_job
 from airflow_provider_dash.polling import DEFAULT_POLL_INTERVAL, check_poll_interval, deadline_after
 
 if TYPE_CHECKING:

@@ -1,4 +1,4 @@
-"""Typed, immutable views of what a Redash server sends.
+"""Redash models: typed, immutable views of what a Redash server sends, and the one text for a failed job.
 
 Everything the server answers is parsed here, at the edge, so no other module touches raw dicts.
 A malformed answer raises :class:`~airflow_provider_dash.exceptions.DashResponseError`, never a
@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_provider_dash.exceptions import DashResponseError
+from airflow_provider_dash.exceptions import DashJobCancelledError, DashJobFailedError, DashResponseError
 
 #: Redash's text for a job cancelled through ``DELETE /api/jobs/<id>`` (it reports status 4, not 5).
 CANCELLED_ERROR_TEXT = "Query cancelled by user."
@@ -554,3 +555,52 @@ class Page:
 def parse_list(items: Sequence[Any], parse: Any) -> list[Any]:
     """Parse each item of ``items`` with ``parse``; used for list answers."""
     return [parse(item) for item in items]
+
+
+# --------------------------------------------------------------------------- the one text for a job that failed
+
+# Redash prefixes the SQL with "/* Username: ..., query_id: ..., Scheduled: False */", so database
+# errors quote that comment (often cut: "LINE 1: ...e0fd, Scheduled: False */ select ...") and the
+# caret line under it points into the comment rather than the user's SQL.
+_COMMENT = re.compile(r"/\*\s*Username:.*?\*/\s*", re.DOTALL)
+_CUT_COMMENT = re.compile(r"^(LINE \d+: )\.\.\.[^\n]*?(?:Scheduled: \w+|query_id: [^,*\n]*)\s*\*/\s*")
+_CARET_LINE = re.compile(r"^\s*\^\s*$")
+
+
+def clean_job_error(error: str) -> str:
+    """Redash's job error without its ``/* Username: ... */`` comment noise and the caret pointing into it."""
+    text = _COMMENT.sub("", error or "")
+    lines: list[str] = []
+    drop_caret = False
+    for line in text.splitlines():
+        if drop_caret and _CARET_LINE.match(line):
+            drop_caret = False
+            continue
+        cut = _CUT_COMMENT.match(line)
+        drop_caret = cut is not None
+        lines.append(cut.group(1) + line[cut.end() :] if cut else line)
+    return "\n".join(lines).strip()
+
+
+def job_failure_message(job: Job, query_id: int | None) -> str:
+    """The one text for a job that failed or was cancelled: job id, query id and Redash's error."""
+    of_query = f" of query {query_id}" if query_id is not None else ""
+    if job.is_cancelled:
+        return f"Job {job.id}{of_query} was cancelled: {clean_job_error(job.error) or 'no reason given'}"
+    return f"Job {job.id}{of_query} failed: {clean_job_error(job.error) or 'Redash gave no error text'}"
+
+
+def raise_for_job(job: Job, query_id: int | None) -> None:
+    """Raise when ``job`` ended without a result; return quietly otherwise.
+
+    :raises DashJobCancelledError: for a cancelled job.
+    :raises DashJobFailedError: for a failed job.
+    """
+    if job.is_cancelled:
+        raise DashJobCancelledError(
+            job_failure_message(job, query_id), job_id=job.id, query_id=query_id, error=clean_job_error(job.error)
+        )
+    if job.is_failed:
+        raise DashJobFailedError(
+            job_failure_message(job, query_id), job_id=job.id, query_id=query_id, error=clean_job_error(job.error)
+        )
