@@ -32,6 +32,18 @@ _CONN_FIELDS: dict[str, Any] = {
     },
 }
 
+# The one declaration of the form's standard fields: Airflow >= 3.2 reads it from the provider info,
+# older versions from DashHook.get_ui_field_behaviour, which returns the same.
+_UI_FIELD_BEHAVIOUR: dict[str, Any] = {
+    "hidden-fields": ["schema", "login", "port"],
+    "relabeling": {"host": "Base URL", "password": "API key"},
+    "placeholders": {
+        "host": "https://redash.example.com (may carry an org path: https://app.redash.io/acme)",
+        "password": "a user API key, or a query API key (then set extra query_id)",
+        "extra": '{"verify": true, "timeout": 30, "retries": 5, "query_id": null}',
+    },
+}
+
 
 def get_provider_info() -> dict[str, Any]:
     """Describe the provider to Airflow's providers manager.
@@ -85,14 +97,7 @@ def get_provider_info() -> dict[str, Any]:
                 "hook-class-name": "airflow_provider_dash.hooks.dash.DashHook",
                 "hook-name": "Redash",
                 "conn-fields": _CONN_FIELDS,
-                "ui-field-behaviour": {
-                    "hidden-fields": ["schema", "login", "port"],
-                    "relabeling": {"host": "Base URL", "password": "API key"},
-                    "placeholders": {
-                        "host": "https://redash.example.com  (may carry an org path: https://app.redash.io/acme)",
-                        "password": "a user API key, or a query's own API key",
-                    },
-                },
+                "ui-field-behaviour": _UI_FIELD_BEHAVIOUR,
             }
         ],
         "extra-links": [

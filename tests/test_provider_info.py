@@ -42,6 +42,16 @@ def test_providers_manager_reads_the_connection_form_without_errors() -> None:
     assert behaviour["relabeling"]["password"] == "API key"
 
 
+def test_hook_declares_the_same_form_as_the_provider_info() -> None:
+    from airflow_provider_dash.hooks.dash import DashHook
+
+    (conn_type,) = airflow_provider_dash.get_provider_info()["connection-types"]
+    declared = {key.replace("-", "_"): value for key, value in conn_type["ui-field-behaviour"].items()}
+    assert DashHook.get_ui_field_behaviour() == declared
+    assert DashHook.hook_name == conn_type["hook-name"]
+    assert DashHook.conn_type == conn_type["connection-type"]
+
+
 def test_importing_the_package_does_not_import_airflow_or_http_clients() -> None:
     code = (
         "import sys, airflow_provider_dash; airflow_provider_dash.get_provider_info();"

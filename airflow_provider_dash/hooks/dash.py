@@ -17,6 +17,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
 
+from airflow_provider_dash import _UI_FIELD_BEHAVIOUR
 from airflow_provider_dash.exceptions import (
     DashApiError,
     DashAuthError,
@@ -80,7 +81,7 @@ class DashHook(BaseHook):
     conn_name_attr = "dash_conn_id"
     default_conn_name = "dash_default"
     conn_type = "dash"
-    hook_name = "Dash (Redash)"
+    hook_name = "Redash"
 
     def __init__(self, dash_conn_id: str = default_conn_name, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -95,15 +96,14 @@ class DashHook(BaseHook):
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        """Connection form layout for Airflow < 3.3 (newer versions read ``conn-fields`` from provider info)."""
+        """Connection form layout for Airflow < 3.2 (newer versions read ``ui-field-behaviour`` from provider info).
+
+        :return: the provider info's declaration, with the keys spelled the way the hook method spells them.
+        """
         return {
-            "hidden_fields": ["schema", "login", "port"],
-            "relabeling": {"host": "Base URL", "password": "API key"},
-            "placeholders": {
-                "host": "https://redash.example.com (keep an org path: https://app.redash.io/acme)",
-                "password": "a user API key, or a query API key (then set extra query_id)",
-                "extra": '{"verify": true, "timeout": 30, "retries": 5, "query_id": null}',
-            },
+            "hidden_fields": list(_UI_FIELD_BEHAVIOUR["hidden-fields"]),
+            "relabeling": dict(_UI_FIELD_BEHAVIOUR["relabeling"]),
+            "placeholders": dict(_UI_FIELD_BEHAVIOUR["placeholders"]),
         }
 
     @property
