@@ -6,7 +6,8 @@ import pytest
 
 from airflow_provider_dash.sql import TableRef, extract_tables
 from airflow_provider_dash.sql.placeholders import MaskedSql
-from tests.sql.conftest import parsed, reads
+
+from .extracted import parsed, reads
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from airflow_provider_dash.sql import TableRef, extract_tables
-from tests.sql.conftest import parsed, reads, writes
+
+from .extracted import parsed, reads, writes
 
 # -- CTEs ------------------------------------------------------------------------------------------
 
