@@ -277,25 +277,27 @@ class _Reader:
             return
         self._visit(statement, frozenset())
 
-    def _visit(self, node: exp.Expr, ctes: frozenset[str]) -> None:
+    def _visit(self, root: exp.Expr, ctes: frozenset[str]) -> None:
         from sqlglot import exp
 
-        if isinstance(node, exp.Table):
-            self._table(node, ctes, write=False)
-            return
-        if isinstance(node, (exp.Use, exp.Command)):
-            return  # USE names a database or schema, not a table
-        with_ = node.args.get("with_") or node.args.get("with")
-        if isinstance(with_, exp.With):
-            ctes = self._with(with_, ctes)
-        skip = {id(with_)}
-        for child, table, temporary in _targets(node):
-            skip.add(id(child))
-            if table is not None:
-                self._table(table, ctes, write=True, temporary=temporary)
-        for child in node.iter_expressions():
-            if id(child) not in skip:
-                self._visit(child, ctes)
+        # A stack, not recursion: `a = 1 OR b = 2 OR ...` is a tree as deep as the chain is long.
+        stack = [(root, ctes)]
+        while stack:
+            node, visible = stack.pop()
+            if isinstance(node, exp.Table):
+                self._table(node, visible, write=False)
+                continue
+            if isinstance(node, (exp.Use, exp.Command)):
+                continue  # USE names a database or schema, not a table
+            with_ = node.args.get("with_") or node.args.get("with")
+            if isinstance(with_, exp.With):
+                visible = self._with(with_, visible)
+            skip = {id(with_)}
+            for child, table, temporary in _targets(node):
+                skip.add(id(child))
+                if table is not None:
+                    self._table(table, visible, write=True, temporary=temporary)
+            stack.extend((child, visible) for child in node.iter_expressions(reverse=True) if id(child) not in skip)
 
     def _with(self, with_: exp.With, outer: frozenset[str]) -> frozenset[str]:
         recursive = bool(with_.args.get("recursive")) or self.recursive_by_default
@@ -322,7 +324,7 @@ class _Reader:
             if isinstance(table.this, exp.Expr):
                 self._visit(table.this, ctes)  # a table function: its arguments may hold subqueries
             return
-        if any(part.args.get("temporary") or part.args.get("global_") for part in parts):
+        if any(part.args.get(flag) for part in parts for flag in ("temporary", "global_", "global")):
             return  # T-SQL #temp / ##global temp table
         if parts[-1].quoted and self._written_as_string(parts[-1]):
             return  # DuckDB's FROM 'file.parquet'

@@ -108,6 +108,11 @@ def test_table_in_a_scalar_subquery_is_read() -> None:
     assert reads("SELECT id, (SELECT MAX(amount) FROM payments) AS top FROM users") == ["payments", "users"]
 
 
+def test_long_or_chain_does_not_exhaust_the_stack() -> None:
+    conditions = " OR ".join(f"x = {i}" for i in range(3000))
+    assert reads(f"SELECT * FROM t WHERE {conditions} AND y IN (SELECT y FROM u)") == ["t", "u"]
+
+
 def test_tables_of_every_branch_of_a_union_are_read() -> None:
     assert reads("SELECT id FROM a UNION SELECT id FROM b EXCEPT SELECT id FROM c") == ["a", "b", "c"]
 
