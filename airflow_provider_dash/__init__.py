@@ -66,42 +66,46 @@ def get_provider_info() -> dict[str, Any]:
         "hooks": [
             {
                 "integration-name": "Redash",
-                "python-modules": ["airflow_provider_dash.hooks.dash"],
+                "python-modules": ["airflow_provider_dash.hooks.redash", "airflow_provider_dash.hooks.redash_async"],
             }
         ],
         "operators": [
             {
                 "integration-name": "Redash",
                 "python-modules": [
-                    "airflow_provider_dash.operators.dash",
-                    "airflow_provider_dash.operators.checks",
-                    "airflow_provider_dash.operators.export",
+                    "airflow_provider_dash.operators.redash",
+                    "airflow_provider_dash.operators.redash_dashboard",
+                    "airflow_provider_dash.operators.redash_checks",
+                    "airflow_provider_dash.operators.redash_export",
                 ],
             }
         ],
         "sensors": [
             {
                 "integration-name": "Redash",
-                "python-modules": ["airflow_provider_dash.sensors.dash", "airflow_provider_dash.sensors.checks"],
+                "python-modules": [
+                    "airflow_provider_dash.sensors.redash",
+                    "airflow_provider_dash.sensors.redash_checks",
+                ],
             }
         ],
         "triggers": [
             {
                 "integration-name": "Redash",
-                "python-modules": ["airflow_provider_dash.triggers.dash"],
+                "python-modules": ["airflow_provider_dash.triggers.redash"],
             }
         ],
         "connection-types": [
             {
                 "connection-type": "dash",
-                "hook-class-name": "airflow_provider_dash.hooks.dash.DashHook",
+                "hook-class-name": "airflow_provider_dash.hooks.redash.DashHook",
                 "hook-name": "Redash",
                 "conn-fields": _CONN_FIELDS,
                 "ui-field-behaviour": _UI_FIELD_BEHAVIOUR,
             }
         ],
         "extra-links": [
-            "airflow_provider_dash.links.RedashQueryLink",
-            "airflow_provider_dash.links.RedashDashboardLink",
+            "airflow_provider_dash.links.redash.RedashQueryLink",
+            "airflow_provider_dash.links.redash.RedashDashboardLink",
         ],
     }

@@ -1,4 +1,4 @@
-"""The one reader of :class:`~airflow_provider_dash.triggers.dash.JobTrigger` events.
+"""The one reader of :class:`~airflow_provider_dash.triggers.redash.JobTrigger` events.
 
 The trigger yields one event for all the jobs it waited on::
 
@@ -9,7 +9,7 @@ The trigger yields one event for all the jobs it waited on::
 
 :func:`read_job_event` checks that shape and turns it into :class:`JobOutcomes`; the operators and
 the sensor all read events through it, so an event is judged the same way everywhere and a failed
-job is described by the one text of :func:`~airflow_provider_dash.hooks._api.job_failure_message`.
+job is described by the one text of :func:`~airflow_provider_dash.models.redash.job_failure_message`.
 """
 
 from __future__ import annotations

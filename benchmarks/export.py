@@ -51,7 +51,7 @@ def _download(conn: Any, env: dict[str, str], mode: str, url: str, key: str, res
     import psutil
     import requests
 
-    from airflow_provider_dash.hooks.dash import DashHook
+    from airflow_provider_dash.hooks.redash import DashHook
 
     process = psutil.Process()
     headers = {"Authorization": f"Key {key}"}
@@ -128,7 +128,7 @@ def run(quick: bool = False) -> list[Figure]:
             TABLE_SQL.format(rows=rows),
         )
         query_id = emu.call("add_query", "bench export", "SELECT * FROM bench_export")
-        from airflow_provider_dash.hooks.dash import DashHook
+        from airflow_provider_dash.hooks.redash import DashHook
 
         with DashHook(CONN_ID) as hook:
             result_id = hook.run_query(query_id, max_age=0, poll_interval=2)

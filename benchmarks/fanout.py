@@ -46,7 +46,7 @@ def _setup(emu: EmulatorProcess) -> tuple[int, list[int]]:
 
 
 def _refresh(emu: EmulatorProcess, dashboard_id: int, *, deferrable: bool, max_active: int) -> dict[str, Any]:
-    from airflow_provider_dash.operators.dash import RefreshDashboardOperator
+    from airflow_provider_dash.operators.redash_dashboard import RefreshDashboardOperator
     from airflow_provider_dash.testing.inline import run_inline
 
     emu.call("counters.reset")
@@ -73,7 +73,7 @@ def _refresh(emu: EmulatorProcess, dashboard_id: int, *, deferrable: bool, max_a
 
 
 def _sequential(emu: EmulatorProcess, query_ids: list[int]) -> float:
-    from airflow_provider_dash.hooks.dash import DashHook
+    from airflow_provider_dash.hooks.redash import DashHook
 
     emu.call("counters.reset")
     started = time.perf_counter()

@@ -49,7 +49,7 @@ def _job_gets(emu: EmulatorProcess) -> int:
 
 def _timed_run(query_id: int, deferrable: bool) -> tuple[float, float]:
     """:return: seconds from submission to return, and the whole ``execute`` time."""
-    from airflow_provider_dash.operators.dash import JOB_ID_KEY, RunQueryOperator
+    from airflow_provider_dash.operators.redash import JOB_ID_KEY, RunQueryOperator
     from airflow_provider_dash.testing.inline import make_context, run_inline
 
     context = make_context()
@@ -88,7 +88,7 @@ def _scaled_child(conn: Any, env: dict[str, str], query_id: int, deferrable: boo
     os.environ.update(env)
     import asyncio
 
-    from airflow_provider_dash.operators.dash import RunQueryOperator
+    from airflow_provider_dash.operators.redash import RunQueryOperator
     from airflow_provider_dash.testing.inline import run_inline
 
     real_time, real_sleep, real_async_sleep = time.time, time.sleep, asyncio.sleep

@@ -19,9 +19,9 @@ from pathlib import Path
 
 from airflow.sdk import dag, task
 
-from airflow_provider_dash.operators.checks import QueryCheckOperator
-from airflow_provider_dash.operators.dash import RefreshDashboardOperator
-from airflow_provider_dash.operators.export import ExportQueryResultOperator
+from airflow_provider_dash.operators.redash_checks import QueryCheckOperator
+from airflow_provider_dash.operators.redash_dashboard import RefreshDashboardOperator
+from airflow_provider_dash.operators.redash_export import ExportQueryResultOperator
 
 DASH_CONN_ID = "dash_default"
 ORDERS_QUERY_ID = 1

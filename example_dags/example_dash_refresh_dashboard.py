@@ -18,7 +18,7 @@ from typing import Any
 
 from airflow.sdk import Param, dag, task
 
-from airflow_provider_dash.operators.dash import RefreshDashboardOperator
+from airflow_provider_dash.operators.redash_dashboard import RefreshDashboardOperator
 
 DASH_CONN_ID = "dash_default"
 
@@ -63,7 +63,7 @@ def example_dash_refresh_dashboard() -> None:
     def report(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Log one line per refreshed query with its row count; return them (for the XCom view)."""
         # Imported here, not at the top: DAG files are parsed often and must stay light.
-        from airflow_provider_dash.hooks.dash import DashHook
+        from airflow_provider_dash.hooks.redash import DashHook
 
         summary = []
         with DashHook(dash_conn_id=DASH_CONN_ID) as hook:

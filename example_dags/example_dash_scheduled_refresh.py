@@ -22,7 +22,7 @@ from typing import Any
 
 from airflow.sdk import Param, dag, get_current_context, task
 
-from airflow_provider_dash.operators.dash import RunQueryOperator
+from airflow_provider_dash.operators.redash import RunQueryOperator
 
 DASH_CONN_ID = "dash_default"
 ORDERS_QUERY_ID = 2
@@ -63,7 +63,7 @@ def example_dash_scheduled_refresh() -> None:
     def export_csv(result_id: int) -> dict[str, Any]:
         """Download the query result as CSV; return its path, row count and size."""
         # Imported here, not at the top: DAG files are parsed often and must stay light.
-        from airflow_provider_dash.hooks.dash import DashHook
+        from airflow_provider_dash.hooks.redash import DashHook
 
         context = get_current_context()
         target = EXPORT_DIR / context["dag"].dag_id / f"query_{ORDERS_QUERY_ID}_{context['ds']}.csv"

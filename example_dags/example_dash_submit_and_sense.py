@@ -16,8 +16,8 @@ from typing import Any
 
 from airflow.sdk import dag, task
 
-from airflow_provider_dash.operators.dash import RunQueryOperator
-from airflow_provider_dash.sensors.dash import JobSensor
+from airflow_provider_dash.operators.redash import RunQueryOperator
+from airflow_provider_dash.sensors.redash import JobSensor
 
 DASH_CONN_ID = "dash_default"
 SLOW_QUERY_ID = 3
@@ -55,7 +55,7 @@ def example_dash_submit_and_sense() -> None:
     def count_rows(result_id: int) -> dict[str, Any]:
         """Read the query result; return its id, row count and the query's runtime."""
         # Imported here, not at the top: DAG files are parsed often and must stay light.
-        from airflow_provider_dash.hooks.dash import DashHook
+        from airflow_provider_dash.hooks.redash import DashHook
 
         with DashHook(dash_conn_id=DASH_CONN_ID) as hook:
             result = hook.get_query_result(result_id, query_id=SLOW_QUERY_ID)

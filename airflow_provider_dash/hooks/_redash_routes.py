@@ -103,6 +103,11 @@ class Request:
         """Executes a query."""
         return self.route.execution
 
+    @property
+    def retry_500(self) -> bool:
+        """A 500 answer is worth another try (not for a cancel)."""
+        return self.route.retry_500
+
     def url(self, base_url: str) -> str:
         """The full URL with its query string (the key is never part of it)."""
         url = f"{base_url}/{self.path}"

@@ -25,7 +25,7 @@ import pytest
 from .server import RedashEmulator
 
 if TYPE_CHECKING:
-    from airflow_provider_dash.hooks.dash import DashHook
+    from airflow_provider_dash.hooks.redash import DashHook
 
 
 @pytest.fixture
@@ -110,7 +110,7 @@ def dash_conn_id(dash_connection: Callable[..., str]) -> str:
 @pytest.fixture
 def dash_hook(dash_conn_id: str) -> Iterator[DashHook]:
     """:return: a ``DashHook`` on ``dash_conn_id`` (to act on the server as another client would)."""
-    from airflow_provider_dash.hooks.dash import DashHook  # imports Airflow: only when used
+    from airflow_provider_dash.hooks.redash import DashHook  # imports Airflow: only when used
 
     hook = DashHook(dash_conn_id)
     yield hook

@@ -160,7 +160,7 @@ def test_trigger_rebuilt_from_its_kwargs_mid_wait_completes_through_faults(emu: 
 
     asyncio.run(run_then_lose_the_triggerer())
     classpath, kwargs = original.serialize()
-    assert classpath == "airflow_provider_dash.triggers.dash.JobTrigger"
+    assert classpath == "airflow_provider_dash.triggers.redash.JobTrigger"
     emu.workers = 2  # the queue moves again
     apply_faults(emu, rate_limit_every=4)
     event = run_trigger(JobTrigger(**json.loads(json.dumps(kwargs))))

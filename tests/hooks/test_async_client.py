@@ -109,12 +109,12 @@ def test_requests_in_flight_from_one_loop_are_capped_and_a_poll_is_built_once(
     import httpx
     import tenacity
 
-    from airflow_provider_dash.hooks import dash_async
+    from airflow_provider_dash import shared_http
 
     run_ = hook.execute_query(NUMBER_ONLY, {"min_amount": 100})
     assert run_.job is not None
     job_id = run_.job.id
-    monkeypatch.setattr(dash_async, "MAX_CONCURRENT_REQUESTS", 3)
+    monkeypatch.setattr(shared_http, "MAX_CONCURRENT_REQUESTS", 3)
     in_flight, most = 0, 0
     sent: list[int] = []
     real_send = httpx.AsyncClient.send

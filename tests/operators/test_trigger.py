@@ -24,7 +24,7 @@ def _submit(hook: Any, query_id: int) -> str:
 
 def _rebuild(trigger: JobTrigger) -> JobTrigger:
     classpath, kwargs = trigger.serialize()
-    assert classpath == "airflow_provider_dash.triggers.dash.JobTrigger"
+    assert classpath == "airflow_provider_dash.triggers.redash.JobTrigger"
     return JobTrigger(**json.loads(json.dumps(kwargs)))  # plain JSON, as the triggerer stores it
 
 
@@ -177,3 +177,13 @@ def test_on_kill_with_cancel_on_kill_false_cancels_nothing(
 def test_needs_job_ids() -> None:
     with pytest.raises(DashConfigError, match="job_ids"):
         JobTrigger([])
+
+
+def test_a_trigger_serialised_by_an_older_release_still_loads() -> None:
+    # Deferred tasks stored before the move name the old module path; the triggerer must rebuild them.
+    import importlib
+
+    old = importlib.import_module("airflow_provider_dash.triggers.dash").JobTrigger
+    rebuilt = old(["some-job"], dash_conn_id="dash_default")
+    assert type(rebuilt) is JobTrigger
+    assert rebuilt.serialize()[0] == "airflow_provider_dash.triggers.redash.JobTrigger"

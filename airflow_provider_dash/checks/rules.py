@@ -1,28 +1,27 @@
-"""Data-quality checks on a :class:`~airflow_provider_dash.models.QueryResult`.
+"""The data-quality check rules: rows, first row, columns, a value, a threshold, and the check spec.
 
-Pure functions (stdlib only, no Airflow, no HTTP): the gates of :mod:`airflow_provider_dash.operators.checks`
-and :class:`~airflow_provider_dash.sensors.checks.QueryResultSensor` evaluate results through them.
-Each check returns a list of failure texts (empty: passed), so a gate can report every failed
-check at once. Values are compared carefully: a NULL, a missing column or a text where a number is
-expected is a failed check with a clear text, never a ``TypeError``.
-
-Numbers are ``int`` and ``float`` values (not booleans) and texts that read as a finite number
-(``"12.50"``: some data sources send decimals as text). NaN is not a number.
+Pure functions (stdlib only, no Airflow, no HTTP) over any result table with ``columns`` (each with
+a ``name``), ``rows`` (mappings) and ``row_count``: the Redash gates and result sensor evaluate
+results through them. Each check returns a list of failure texts (empty: passed), so a gate can
+report every failed check at once. A NULL, a missing column or a text where a number is expected
+is a failed check with a clear text, never a ``TypeError``.
 """
 
 from __future__ import annotations
 
-import json
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
+from airflow_provider_dash.checks.values import (
+    as_number,
+    compare,
+    hashable,
+    is_truthy,
+    show,
+)
 from airflow_provider_dash.exceptions import DashConfigError
-from airflow_provider_dash.models import QueryResult
 
-#: Texts read as false by the first-row check (case and surrounding spaces ignored).
-FALSE_TEXTS = frozenset({"", "0", "false", "f", "no", "n", "off"})
 #: The column checks :func:`check_columns` knows, with what each one takes.
 COLUMN_CHECKS: Mapping[str, str] = {
     "min": "every non-NULL value >= this number (or text, compared as text)",
@@ -33,65 +32,34 @@ COLUMN_CHECKS: Mapping[str, str] = {
     "unique": "True: no non-NULL value appears twice",
     "distinct_count": "exactly this many distinct non-NULL values",
 }
-_SHOWN = 300  # characters of a row shown in a failure text
 
 
-def as_number(value: Any) -> float | int | None:
-    """``value`` as a number, or ``None`` when it is not one (NULL, bool, NaN, a non-numeric text).
-
-    :return: the int or float; a numeric text becomes a float (an int when it has no fraction).
-    """
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, str):
-        text = value.strip()
-        try:
-            return int(text)
-        except ValueError:
-            pass
-        try:
-            number = float(text)
-        except ValueError:
-            return None
-        return number if math.isfinite(number) else None
-    try:  # Decimal and other number-like objects
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
+class _Named(Protocol):
+    @property
+    def name(self) -> str: ...
 
 
-def is_truthy(value: Any) -> bool:
-    """SQLCheckOperator's truthiness, plus false-looking texts (``"0"``, ``"false"``, ``"f"``...) and NaN as false."""
-    if value is None:
-        return False
-    if isinstance(value, str):
-        return value.strip().lower() not in FALSE_TEXTS
-    if isinstance(value, float) and math.isnan(value):
-        return False
-    return bool(value)
+class ResultTable(Protocol):
+    """What the checks read of a result (a Redash ``QueryResult`` is one)."""
+
+    @property
+    def columns(self) -> Sequence[_Named]: ...
+
+    @property
+    def rows(self) -> Sequence[Mapping[str, Any]]: ...
+
+    @property
+    def row_count(self) -> int: ...
 
 
-def show(value: Any) -> str:
-    """A short, readable form of a value or row for a failure text (NULL for ``None``)."""
-    if value is None:
-        return "NULL"
-    text = json.dumps(dict(value), default=str, ensure_ascii=False) if isinstance(value, Mapping) else repr(value)
-    return text if len(text) <= _SHOWN else text[: _SHOWN - 3] + "..."
-
-
-def column_names(result: QueryResult) -> list[str]:
+def column_names(result: ResultTable) -> list[str]:
     """The result's column names, in order (from the rows' keys when the result names no columns)."""
     if result.columns:
         return [c.name for c in result.columns]
     return list(result.rows[0]) if result.rows else []
 
 
-def row_values(result: QueryResult, row: Mapping[str, Any]) -> list[Any]:
+def row_values(result: ResultTable, row: Mapping[str, Any]) -> list[Any]:
     """The values of ``row`` in column order."""
     return [row.get(name) for name in column_names(result)]
 
@@ -99,7 +67,7 @@ def row_values(result: QueryResult, row: Mapping[str, Any]) -> list[Any]:
 # --------------------------------------------------------------------------- first row
 
 
-def check_first_row(result: QueryResult) -> list[str]:
+def check_first_row(result: ResultTable) -> list[str]:
     """At least one row, and every value of the first row truthy (SQLCheckOperator's rule).
 
     :return: the failures (empty when the check passed).
@@ -118,7 +86,7 @@ def check_first_row(result: QueryResult) -> list[str]:
     return []
 
 
-def check_row_count(result: QueryResult, min_rows: int | None = None, max_rows: int | None = None) -> list[str]:
+def check_row_count(result: ResultTable, min_rows: int | None = None, max_rows: int | None = None) -> list[str]:
     """The number of rows lies in ``[min_rows, max_rows]`` (either bound may be ``None``).
 
     :return: the failures.
@@ -194,17 +162,6 @@ class _Offenders:
         return f"{self.count} of {total} rows {what}; first at row {number}: {show(value)} (row: {show(row)})"
 
 
-def _hashable(value: Any) -> Any:
-    number = as_number(value) if not isinstance(value, str) else None
-    if number is not None:
-        return number  # 1 and 1.0 are the same value
-    try:
-        hash(value)
-    except TypeError:
-        return json.dumps(value, sort_keys=True, default=str)
-    return value
-
-
 def _bound_number(bound: Any) -> float | int | None:
     """The bound of ``min``/``max``/``equal_to`` as a number; ``None`` for a text (compared as text)."""
     return None if isinstance(bound, str) else as_number(bound)
@@ -227,7 +184,7 @@ def _bound_verdict(name: str, bound: Any, value: Any) -> str | None:
     return None if ok else "value"
 
 
-def check_columns(result: QueryResult, column_checks: Mapping[str, Mapping[str, Any]]) -> list[str]:
+def check_columns(result: ResultTable, column_checks: Mapping[str, Mapping[str, Any]]) -> list[str]:
     """Evaluate ``column_checks`` over every row of ``result`` and report every failed check.
 
     NULLs are skipped by ``min``, ``max``, ``equal_to``, ``in``, ``unique`` and ``distinct_count``
@@ -264,10 +221,10 @@ def check_columns(result: QueryResult, column_checks: Mapping[str, Mapping[str, 
                     )
                     failures.append(f"{label}: " + wrong_value.text(what, total))
             elif name == "in":
-                allowed = {_hashable(a) for a in expected}
+                allowed = {hashable(a) for a in expected}
                 outside = _Offenders()
                 for number, value, row in non_null:
-                    if _hashable(value) not in allowed:
+                    if hashable(value) not in allowed:
                         outside.add(number, value, row)
                 if outside.count:
                     failures.append(f"{label}: " + outside.text("have another value", total))
@@ -285,21 +242,21 @@ def check_columns(result: QueryResult, column_checks: Mapping[str, Mapping[str, 
                 seen: dict[Any, int] = {}
                 duplicates = _Offenders()
                 for number, value, row in non_null:
-                    key = _hashable(value)
+                    key = hashable(value)
                     if key in seen:
                         duplicates.add(number, value, row)
                     else:
                         seen[key] = number
                 if duplicates.count:
                     assert duplicates.first is not None
-                    first_seen = seen[_hashable(duplicates.first[1])]
+                    first_seen = seen[hashable(duplicates.first[1])]
                     failures.append(
                         f"{label}: "
                         + duplicates.text("repeat an earlier value", total)
                         + f", first seen at row {first_seen}"
                     )
             elif name == "distinct_count":
-                distinct = len({_hashable(v) for _, v, _ in non_null})
+                distinct = len({hashable(v) for _, v, _ in non_null})
                 if distinct != expected:
                     failures.append(f"{label}: found {distinct} distinct non-NULL value{'s' * (distinct != 1)}")
     return failures
@@ -307,7 +264,7 @@ def check_columns(result: QueryResult, column_checks: Mapping[str, Mapping[str, 
 
 @dataclass(frozen=True)
 class CheckSpec:
-    """What :class:`QueryCheckOperator` and :class:`QueryResultSensor` check on a result.
+    """What :class:`QueryCheckOperator` and :class:`ResultTableSensor` check on a result.
 
     :param min_rows: fewest rows allowed (``None``: no minimum).
     :param max_rows: most rows allowed (``None``: no maximum).
@@ -351,7 +308,7 @@ class CheckSpec:
             return self.check_first_row
         return self.min_rows is None and self.max_rows is None and not self.column_checks
 
-    def evaluate(self, result: QueryResult) -> list[str]:
+    def evaluate(self, result: ResultTable) -> list[str]:
         """Every failure of ``result`` against this spec (empty: passed)."""
         failures = check_row_count(result, self.min_rows, self.max_rows)
         if self.first_row:
@@ -362,53 +319,7 @@ class CheckSpec:
 # --------------------------------------------------------------------------- value and threshold
 
 
-def check_tolerance(tolerance: Any) -> float | None:
-    """``tolerance`` as a float ratio >= 0, or ``None``.
-
-    :raises DashConfigError: otherwise.
-    """
-    if tolerance is None:
-        return None
-    number = as_number(tolerance)
-    if number is None or number < 0:
-        raise DashConfigError(f"tolerance must be a ratio >= 0 (0.1 = 10 %) or None, got {tolerance!r}")
-    return float(number)
-
-
-def within_tolerance(value: float, expected: float, tolerance: float | None) -> bool:
-    """``value`` equals ``expected``, or lies within ``tolerance * |expected|`` of it (edges included)."""
-    if tolerance is None:
-        return value == expected
-    allowed = tolerance * abs(expected)
-    difference = abs(value - expected)
-    return difference <= allowed or math.isclose(difference, allowed, rel_tol=1e-9, abs_tol=1e-12)
-
-
-def _compare(value: Any, expected: Any, tolerance: float | None) -> str | None:
-    """Why ``value`` does not match ``expected`` (None when it does)."""
-    if expected is None:
-        return None if value is None else f"{show(value)} is not NULL"
-    if value is None:
-        return f"NULL, expected {show(expected)}"
-    if isinstance(expected, bool):
-        if isinstance(value, bool):
-            return None if value is expected else f"{show(value)}, expected {expected}"
-        return None if is_truthy(value) is expected else f"{show(value)}, expected {expected}"
-    target = as_number(expected)
-    if target is not None:
-        number = as_number(value)
-        if number is None:
-            return f"{show(value)} is not a number (expected {show(expected)})"
-        if within_tolerance(number, target, tolerance):
-            return None
-        if tolerance is None:
-            return f"{show(value)}, expected {show(expected)}"
-        low, high = target - tolerance * abs(target), target + tolerance * abs(target)
-        return f"{show(value)} is outside {show(expected)} ± {tolerance:g} ({low:g} .. {high:g})"
-    return None if str(value) == str(expected) else f"{show(value)}, expected {show(expected)}"
-
-
-def check_value(result: QueryResult, pass_value: Any, tolerance: float | None = None) -> list[str]:
+def check_value(result: ResultTable, pass_value: Any, tolerance: float | None = None) -> list[str]:
     """The first row's values equal ``pass_value`` (SQLValueCheckOperator's rule).
 
     :param pass_value: one value every first-row value must match, or a list with one value per
@@ -432,13 +343,13 @@ def check_value(result: QueryResult, pass_value: Any, tolerance: float | None = 
         return ["the first row has no values"]
     failures = []
     for name, value, wanted in zip(names, values, expected, strict=True):
-        why = _compare(value, wanted, tolerance)
+        why = compare(value, wanted, tolerance)
         if why is not None:
             failures.append(f"column {name!r}: {why} (first row: {show(first)})")
     return failures
 
 
-def check_threshold(result: QueryResult, min_threshold: float | None, max_threshold: float | None) -> list[str]:
+def check_threshold(result: ResultTable, min_threshold: float | None, max_threshold: float | None) -> list[str]:
     """The first value of the first row lies in ``[min_threshold, max_threshold]`` (``None``: open).
 
     :return: the failure (at most one).

@@ -1,0 +1,262 @@
+"""The requests transport of the Redash hook: the connection, one session, retries, errors, pages.
+
+Routes, error texts and the retry policy are shared with the async client
+(:mod:`._redash_routes`, :mod:`._redash_errors`, :mod:`airflow_provider_dash.retry`); only the
+transport is here. :class:`~airflow_provider_dash.hooks.redash.DashHook` builds the Redash
+workflows on it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, Self
+
+from airflow.sdk import BaseHook
+
+from airflow_provider_dash import _UI_FIELD_BEHAVIOUR
+from airflow_provider_dash import retry as _retry
+from airflow_provider_dash.exceptions import DashApiError, DashConfigError
+from airflow_provider_dash.hooks import _redash_errors as _errors
+from airflow_provider_dash.hooks._redash_config import ConnectionConfig, config_from_connection
+from airflow_provider_dash.hooks._redash_routes import Request, for_retry
+from airflow_provider_dash.models.redash import Page, Query
+
+if TYPE_CHECKING:
+    import requests
+
+#: Redash's largest page size: fewest round trips when listing everything.
+MAX_PAGE_SIZE = 250
+
+
+def _requests_failure(exc: BaseException) -> _retry.TransportFailure:
+    """Translate a requests exception into the shared :class:`~._retry.TransportFailure`."""
+    import requests
+
+    detail = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, requests.exceptions.SSLError) or _retry.is_tls_failure(exc):
+        return _retry.TransportFailure("tls", detail)
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return _retry.TransportFailure("connect", detail)
+    if isinstance(exc, requests.exceptions.Timeout):
+        return _retry.TransportFailure("timeout", detail)
+    if isinstance(exc, requests.exceptions.ConnectionError) and _retry.is_connect_failure(exc):
+        return _retry.TransportFailure("connect", detail)
+    return _retry.TransportFailure("read", detail)
+
+
+class RedashTransport(BaseHook):
+    """The hook's connection and transport: one ``requests.Session``, the shared retry policy.
+
+    :param dash_conn_id: the Airflow connection: host = base URL, password = API key, extras
+        ``verify``, ``timeout``, ``retries`` and ``query_id`` (for a query API key).
+    """
+
+    conn_name_attr = "dash_conn_id"
+    default_conn_name = "dash_default"
+    conn_type = "dash"
+    hook_name = "Redash"
+
+    def __init__(self, dash_conn_id: str = default_conn_name, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.dash_conn_id = dash_conn_id
+        self._config: ConnectionConfig | None = None
+        self._session: requests.Session | None = None
+        self._queries: dict[int, Query] = {}
+        # Set once Redash refused this key a cancel (a query key): later cancels send nothing.
+        self._cancel_refusal: str | None = None
+
+    # ------------------------------------------------------------------ connection and transport
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """Connection form layout for Airflow < 3.2 (newer versions read ``ui-field-behaviour`` from provider info).
+
+        :return: the provider info's declaration, with the keys spelled the way the hook method spells them.
+        """
+        return {
+            "hidden_fields": list(_UI_FIELD_BEHAVIOUR["hidden-fields"]),
+            "relabeling": dict(_UI_FIELD_BEHAVIOUR["relabeling"]),
+            "placeholders": dict(_UI_FIELD_BEHAVIOUR["placeholders"]),
+        }
+
+    @property
+    def config(self) -> ConnectionConfig:
+        """The connection's normalised configuration, read once per hook.
+
+        :raises DashConfigError: when the connection lacks a host or key, or has a bad extra.
+        """
+        if self._config is None:
+            self._config = config_from_connection(self.get_connection(self.dash_conn_id))
+        return self._config
+
+    def get_conn(self) -> requests.Session:
+        """The hook's ``requests.Session`` (created on first use, reused for every call)."""
+        if self._session is None:
+            # requests is imported here, not at module top: Airflow imports hooks just to read metadata.
+            import requests
+
+            config = self.config
+            if config.verify is False:
+                self.log.warning(
+                    "TLS certificate verification is OFF for connection %r (%s): extra verify is false, so "
+                    "anyone on the path can read the API key. Prefer a CA bundle path in verify.",
+                    config.conn_id,
+                    config.base_url,
+                )
+            session = requests.Session()
+            session.headers["Accept"] = "application/json"
+            # Auth as an auth object, not a default header: requests then skips ~/.netrc for our host,
+            # and its rebuild_auth drops the header when a redirect leaves for another host.
+            session.auth = _KeyAuth(config.api_key)
+            self._session = session
+        return self._session
+
+    def close(self) -> None:
+        """Close the session (a new one is made if the hook is used again)."""
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _send(self, request: Request, config: ConnectionConfig | None = None) -> requests.Response:
+        """Send ``request`` with the shared retry policy; return a successful response.
+
+        :raises DashError: the mapped error once retrying is over (or not allowed).
+        """
+        return self._exchange(request, config)[0]
+
+    def _exchange(
+        self, request: Request, config: ConnectionConfig | None = None, *, want_json: bool = False
+    ) -> tuple[requests.Response, Any]:
+        """Send ``request`` with the shared retry policy; return the successful response and, with
+        ``want_json``, its parsed body (``None`` when empty). A success whose body is not JSON is
+        retried like a lost answer (a proxy or a reset may cut a body short).
+
+        :raises DashError: the mapped error once retrying is over (or not allowed).
+        """
+        import requests
+        import tenacity
+
+        config = config or self.config
+        session = self.get_conn()
+        first_attempt_at = time.monotonic()
+        attempts = 0
+        body: Any = None
+
+        def attempt() -> requests.Response:
+            nonlocal attempts, body
+            attempts += 1
+            current = request if attempts == 1 else for_retry(request, first_attempt_at)
+            url = current.url(config.base_url)
+            self.log.debug("%s %s (attempt %d)", current.method, url, attempts)
+            try:
+                response = session.request(
+                    current.method,
+                    url,
+                    json=current.json,
+                    timeout=config.timeout,
+                    verify=config.verify,
+                    stream=current.stream,
+                )
+            except requests.exceptions.RequestException as exc:
+                raise _requests_failure(exc) from None
+            if _retry.is_retryable_status(response.status_code):
+                raw = response.content
+                response.close()
+                raise _retry.RetryableStatus(response.status_code, raw, response.headers.get("Retry-After"))
+            body = None
+            if want_json and response.status_code < 400 and response.content:
+                try:
+                    body = response.json()
+                except ValueError:
+                    raise _retry.MalformedBody(response.status_code, response.text[:200]) from None
+            return response
+
+        def before_sleep(state: tenacity.RetryCallState) -> None:
+            failure = state.outcome.exception() if state.outcome is not None else None
+            self.log.warning(
+                "%s %s for %s: %s; retrying in %.1f s (retry %d of %d)",
+                request.method,
+                request.url(config.base_url),
+                request.what,
+                failure,
+                state.upcoming_sleep,
+                state.attempt_number,
+                config.retries,
+            )
+
+        retrying = tenacity.Retrying(**_retry.tenacity_kwargs(request, config.retries), before_sleep=before_sleep)
+        try:
+            response = retrying(attempt)
+        except (_retry.TransportFailure, _retry.RetryableStatus, _retry.MalformedBody) as failure:
+            raise _errors.final_error(request, failure, config) from None
+        # Read the body only for an error: a streamed download must not be loaded into memory here.
+        error_body = response.content if response.status_code >= 400 else b""
+        error = _errors.error_for_response(request, response.status_code, error_body, config.base_url)
+        if error is not None:
+            response.close()
+            raise error
+        return response, body
+
+    def _json(self, request: Request, config: ConnectionConfig | None = None) -> Any:
+        """Send ``request`` and return its JSON body (``None`` for an empty body).
+
+        :raises DashResponseError: when every answer's body was not JSON.
+        """
+        return self._exchange(request, config, want_json=True)[1]
+
+    def _pages(self, build: Callable[[int, int], Request], page_size: int) -> Iterator[Any]:
+        """Yield every item of a paginated list, page after page, stopping after the last one."""
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise DashConfigError(f"page_size must be between 1 and {MAX_PAGE_SIZE}, got {page_size!r}")
+        page_number = 1
+        while True:
+            try:
+                page = Page.from_json(self._json(build(page_number, page_size)))
+            except DashApiError as error:
+                # The count may shrink between two pages; Redash then says the page is out of range.
+                if page_number > 1 and _errors.is_page_out_of_range(error):
+                    return
+                raise
+            yield from page.results
+            # A short page is the last one. A page_size below 1 (a broken server or proxy) falls back
+            # to the size asked for: trusting it would request the same page forever.
+            size = page.page_size if page.page_size >= 1 else page_size
+            if len(page.results) < size or page_number * size >= page.count:
+                return
+            page_number += 1
+
+    def _job_query_id(self, query_id: int | None) -> int | None:
+        return query_id if query_id is not None else self.config.query_id
+
+    def _result_query_id(self, query_id: int | None) -> int | None:
+        # A query key reads results only through its query; a user key uses /api/query_results/<id>,
+        # which also works for results of parameterized runs.
+        if self.config.query_id is None:
+            return None
+        return query_id if query_id is not None else self.config.query_id
+
+
+class _KeyAuth:
+    """``Authorization: Key <key>`` for requests; its ``repr`` never shows the key."""
+
+    def __init__(self, key: str) -> None:
+        self._key = key
+
+    def __call__(self, prepared: Any) -> Any:
+        prepared.headers["Authorization"] = f"Key {self._key}"
+        return prepared
+
+    def __repr__(self) -> str:
+        return "_KeyAuth(<hidden>)"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _KeyAuth) and other._key == self._key
+
+    __hash__ = None  # type: ignore[assignment]

@@ -1,0 +1,115 @@
+"""One ``httpx.AsyncClient`` per event loop and server, shared by every trigger of a triggerer that talks to it.
+
+Product-neutral. A triggerer runs every trigger in one event loop; a client of each trigger's own
+would keep one TCP (or TLS) connection open per deferred task: 1,000 deferred tasks, 1,000
+connections, more than a stock nginx in front of the server accepts (768). Here every client of
+one loop and one (base URL, TLS setting) shares one pool, closed when its last user releases it,
+and :func:`gate` admits a bounded number of requests to a server at a time, so the pool never
+holds more connections than that bound (plus the few kept alive). Authentication and timeouts
+travel with each request, never as the shared client's defaults, so connections with different
+keys can share one pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import weakref
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import ssl
+
+    import httpx
+
+#: Requests in flight at once to one server from one event loop, across all clients (triggers).
+MAX_CONCURRENT_REQUESTS = 32
+
+_Key = tuple[str, bool | str]
+
+
+@dataclass
+class _Shared:
+    client: httpx.AsyncClient
+    users: int = 0
+
+
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[_Key, _Shared]] = weakref.WeakKeyDictionary()
+_gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Semaphore]] = weakref.WeakKeyDictionary()
+
+
+def gate(base_url: str) -> asyncio.Semaphore:
+    """The semaphore admitting requests to ``base_url`` from the running event loop.
+
+    asyncio runs every callback that is ready in one turn before it looks at its timers again.
+    1,000 triggers whose answers arrive together would each parse, decide and send in that one
+    turn, and the loop stalls for hundreds of ms (``benchmarks.triggerer``). Admitting
+    :data:`MAX_CONCURRENT_REQUESTS` at a time wakes one waiter per finished request instead, so a
+    turn holds at most that many; when the loop is overloaded, polls wait their turn rather than
+    blocking it. It also spares the server a thousand simultaneous requests, and bounds the
+    connections of the shared pool.
+    """
+    per_loop = _gates.setdefault(asyncio.get_running_loop(), {})
+    semaphore = per_loop.get(base_url)
+    if semaphore is None:
+        semaphore = per_loop[base_url] = asyncio.Semaphore(MAX_CONCURRENT_REQUESTS)
+    return semaphore
+
+
+@functools.lru_cache(maxsize=16)
+def _tls_context(verify: bool | str) -> ssl.SSLContext:
+    """The TLS context for a ``verify`` setting, built once per process (a CA bundle parse costs
+    milliseconds of CPU and about 800 KiB). A CA file changed on disk is read again after a restart."""
+    import ssl
+
+    import httpx
+
+    if isinstance(verify, str):
+        return ssl.create_default_context(cafile=verify)
+    return httpx.create_ssl_context(verify=verify)
+
+
+def _build(verify: bool | str) -> httpx.AsyncClient:
+    import httpx
+
+    # No default headers (each request carries its own key) and no redirects: the Authorization
+    # header must never follow one to another host.
+    return httpx.AsyncClient(verify=_tls_context(verify), follow_redirects=False)
+
+
+async def acquire(base_url: str, verify: bool | str) -> httpx.AsyncClient:
+    """The shared client for ``base_url`` in the running loop; :func:`release` it when done.
+
+    The first user builds it (the TLS context is read from disk in a worker thread, off the loop).
+    """
+    loop = asyncio.get_running_loop()
+    key: _Key = (base_url, verify)
+    shared = _clients.setdefault(loop, {}).get(key)
+    if shared is None or shared.client.is_closed:
+        client = await asyncio.to_thread(_build, verify)
+        shared = _clients.setdefault(loop, {}).get(key)  # another user may have built one meanwhile
+        if shared is None or shared.client.is_closed:
+            shared = _clients[loop][key] = _Shared(client)
+        else:
+            await client.aclose()
+    shared.users += 1
+    return shared.client
+
+
+async def release(base_url: str, verify: bool | str) -> None:
+    """One user of the shared client for ``base_url`` is done; the last one closes it."""
+    per_loop = _clients.get(asyncio.get_running_loop(), {})
+    key: _Key = (base_url, verify)
+    shared = per_loop.get(key)
+    if shared is None:
+        return
+    shared.users -= 1
+    if shared.users <= 0:
+        del per_loop[key]
+        await shared.client.aclose()
+
+
+def open_clients() -> int:
+    """How many shared clients the running loop holds open (for tests and benchmarks)."""
+    return len(_clients.get(asyncio.get_running_loop(), {}))
