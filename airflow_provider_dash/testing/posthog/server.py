@@ -1,68 +1,29 @@
 """The PostHog Endpoints emulator: a real HTTP server on 127.0.0.1, served by uvicorn in a thread.
 
-It owns the life cycle and the knobs tests turn (tables, endpoints, keys, limits, faults, time);
-the HTTP side lives in :mod:`.app`, which never imports this module.
+It owns the knobs tests turn (tables, endpoints, keys, limits, faults, time); the HTTP side lives
+in :mod:`.app` and the thread in :mod:`.serving`, neither of which imports this module.
 """
 
 from __future__ import annotations
 
-import asyncio
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
 from airflow_provider_dash.testing.clock import EmulatedClock
-from airflow_provider_dash.testing.connections import counting_protocol_class
 from airflow_provider_dash.testing.counters import Counters
 from airflow_provider_dash.testing.engine import Database
 from airflow_provider_dash.testing.faults import FaultConfig, FaultInjector
 
 from . import crud, querydef, serialize
 from .app import PostHogApp
+from .serving import BackgroundServer
 from .state import G3, Settings, State
 from .store import ENDPOINT_READ, ENDPOINT_WRITE, PERSONAL, QUERY_READ, SECRET, Endpoint
 from .throttle import Limits
 
 #: The scopes of :attr:`PostHogEmulator.personal_key`: everything the Endpoints API needs.
 DEFAULT_SCOPES = (ENDPOINT_READ, ENDPOINT_WRITE, QUERY_READ)
-
-
-def _server_class(base: type[Any]) -> type[Any]:
-    """:return: uvicorn's server whose main loop sleeps on an event (set by :meth:`PostHogEmulator.stop`)
-    instead of polling ``should_exit`` every 0.1 s: a test's emulator stops at once."""
-
-    class EventServer(base):
-        wake: asyncio.Event | None = None
-
-        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-            # uvicorn's own sleeps 0.1 s unconditionally; this one waits only while there is work
-            for server in self.servers:
-                server.close()
-            for connection in list(self.server_state.connections):
-                connection.shutdown()
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + self.config.timeout_graceful_shutdown
-            while (self.server_state.connections or self.server_state.tasks) and loop.time() < deadline:
-                await asyncio.sleep(0.002)  # waiting for open connections to finish, bounded by the deadline
-            for task in self.server_state.tasks:
-                task.cancel()
-            for server in self.servers:
-                await server.wait_closed()
-
-        async def main_loop(self) -> None:
-            counter = 0
-            while not await self.on_tick(counter):  # on_tick refreshes the Date header every 10th tick
-                counter = (counter + 10) % 864000
-                assert self.wake is not None
-                try:
-                    await asyncio.wait_for(self.wake.wait(), 1.0)
-                except TimeoutError:
-                    pass
-
-    return EventServer
 
 
 class PostHogEmulator:
@@ -118,12 +79,8 @@ class PostHogEmulator:
         self.project_id = store.add_project("Default project").id
         self.personal_key = store.add_key(PERSONAL, DEFAULT_SCOPES, self.user).value
         self.secret_key = store.add_key(SECRET, (ENDPOINT_READ,), project_ids=[self.project_id]).value
-        self.app = PostHogApp(self.state, self._drop)
-        self._transports: dict[tuple[str, int], asyncio.BaseTransport] = {}
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._server: Any = None
-        self._startup_error: BaseException | None = None
+        self._serving = BackgroundServer(host, port, self.counters)
+        self.app = PostHogApp(self.state, self._serving.drop)
 
     # -- life cycle ----------------------------------------------------------------------------
     @property
@@ -139,59 +96,13 @@ class PostHogEmulator:
     def start(self) -> PostHogEmulator:
         """Start serving in a background thread. :return: self.
         :raises RuntimeError: if the server does not come up within 15 seconds."""
-        import uvicorn
-
-        if self._thread is not None:
-            return self
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, self.port))
-        sock.setblocking(False)
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self.app,
-            loop="asyncio",
-            http=counting_protocol_class(self),
-            lifespan="off",
-            access_log=False,
-            log_level="warning",
-            limit_concurrency=None,
-            timeout_keep_alive=120,
-            timeout_graceful_shutdown=2,
-        )
-        self._server = _server_class(uvicorn.Server)(config)
-
-        async def main() -> None:
-            self._loop = asyncio.get_running_loop()
-            self._server.wake = asyncio.Event()
-            await self._server.serve(sockets=[sock])
-
-        def run() -> None:
-            try:
-                asyncio.run(main())
-            except BaseException as exc:
-                self._startup_error = exc
-
-        self._thread = threading.Thread(target=run, name=f"posthog-emulator-{self.port}", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and not (self._server.started or self._startup_error):
-            time.sleep(0.002)  # waiting for uvicorn's started flag, bounded by the deadline
-        if not self._server.started:
-            raise RuntimeError(f"the PostHog emulator did not start: {self._startup_error!r}")
+        if not self._serving.running:
+            self.port = self._serving.start(self.app)
         return self
 
     def stop(self) -> None:
-        """Stop serving and delete the database."""
-        if self._thread is not None:
-            self._server.should_exit = True
-            if self._loop is not None and self._server.wake is not None:
-                try:
-                    self._loop.call_soon_threadsafe(self._cancel_everything)
-                except RuntimeError:  # the loop already ended
-                    pass
-            self._thread.join(15)
-            self._thread = None
+        """Stop serving (held runs end with their cancel answer) and delete the database."""
+        self._serving.stop(before_exit=self._cancel_held_runs)
         self.db.close()
 
     def __enter__(self) -> PostHogEmulator:
@@ -202,21 +113,10 @@ class PostHogEmulator:
     ) -> None:
         self.stop()
 
-    def _cancel_everything(self) -> None:
-        """In the loop: cancel held runs (their requests end at once) and wake the main loop to exit."""
+    def _cancel_held_runs(self) -> None:
         for project_id in list(self.state.store.projects):
             for query_id in self.state.inflight.ids(project_id):
                 self.state.inflight.cancel(project_id, query_id)
-        if self._server.wake is not None:
-            self._server.wake.set()
-
-    async def _drop(self, scope: dict[str, Any]) -> None:
-        client = scope.get("client")
-        transport = self._transports.get(tuple(client)) if client else None
-        if transport is not None:
-            transport.close()
-        for _ in range(3):  # let connection_lost run, so the server does not answer on a closed socket
-            await asyncio.sleep(0)
 
     # -- knobs ---------------------------------------------------------------------------------
     @property
