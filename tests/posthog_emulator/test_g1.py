@@ -262,3 +262,14 @@ def test_g1_rate_limits_ignore_materialization(
     emu.materialize("daily_signups")
     api = Api(http, emu)
     assert [api.run().status_code for _ in range(3)] == [200, 200, 429]
+
+
+def test_g1_runs_a_chosen_version(api_g1: Api) -> None:
+    api_g1.patch("endpoints/daily_signups/", json={"query": hogql("SELECT 1 AS one")})
+    assert api_g1.run().json()["_version"] == 2
+    old = api_g1.run(body={"version": 1}).json()
+    assert (old["_version"], len(old["results"])) == (1, 3)
+    assert api_g1.run(body={"version": 5}).json() == {
+        "error": "Version 5 not found for endpoint 'daily_signups'",
+        "current_version": 2,
+    }

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -218,3 +219,13 @@ def test_fault_routes_match_route_templates(api: Api, emu: PostHogEmulator) -> N
     emu.set_faults(error_rate=1.0, error_statuses=(500,), routes=["/api/projects/{project_id}/endpoints/{name}/run"])
     assert api.get("endpoints/").status_code == 200
     assert api.run().status_code == 500
+
+
+def test_latency_fault_slows_matching_requests(api: Api, emu: PostHogEmulator) -> None:
+    emu.set_faults(latency=0.2, routes=["/api/projects/{project_id}/endpoints/{name}/run"])
+    started = time.monotonic()
+    api.get("endpoints/")
+    listed = time.monotonic()
+    api.run()
+    ran = time.monotonic()
+    assert listed - started < 0.2 <= ran - listed
