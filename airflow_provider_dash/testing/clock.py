@@ -35,6 +35,13 @@ class EmulatedClock:
             self._real0 = now
             self._scale = float(value)
 
+    def advance(self, seconds: float) -> None:
+        """Jump ``seconds`` emulated seconds ahead at once (cache ageing, expiry) without waiting."""
+        if seconds < 0:
+            raise ValueError("the clock only moves forward")
+        with self._lock:
+            self._emul0 += seconds
+
     def now(self) -> float:
         """:return: emulated seconds since the clock was made."""
         with self._lock:

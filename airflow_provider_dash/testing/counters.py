@@ -23,6 +23,7 @@ class Counters:
     * ``targets()``: the request targets (path and query string) most recently seen, oldest first.
     * ``executions(query_id, parameters)``: new query executions (jobs created). Cache hits and
       requests that joined a job already in flight do not count. Ad-hoc SQL has query_id None.
+      (The PostHog emulator counts its runs here too, with the endpoint name as ``query_id``.)
     * ``max_in_flight`` / ``in_flight``: live jobs (queued or running) at the peak / now.
     * ``connections_seen``: TCP connections accepted (over HTTPS: those whose TLS handshake succeeded).
     * ``tls_handshakes``: TLS handshakes begun (HTTPS only), failed ones included.
@@ -36,7 +37,7 @@ class Counters:
         self._lock = threading.Lock()
         self._requests: Counter[tuple[str, str, int]] = Counter()
         self._targets: deque[str] = deque(maxlen=self.TARGETS_KEPT)
-        self._executions: Counter[tuple[int | None, str]] = Counter()
+        self._executions: Counter[tuple[int | str | None, str]] = Counter()
         self.in_flight = 0
         self.max_in_flight = 0
         self.connections_seen = 0
@@ -63,7 +64,7 @@ class Counters:
             if target is not None:
                 self._targets.append(target)
 
-    def record_execution(self, query_id: int | None, parameters: Any) -> None:
+    def record_execution(self, query_id: int | str | None, parameters: Any) -> None:
         """Count one new execution of ``query_id`` with ``parameters``."""
         with self._lock:
             self._executions[(query_id, parameters_key(parameters))] += 1
@@ -133,7 +134,7 @@ class Counters:
                 if (query_id == "any" or q == query_id) and (pkey is None or p == pkey)
             )
 
-    def execution_table(self) -> dict[tuple[int | None, str], int]:
+    def execution_table(self) -> dict[tuple[int | str | None, str], int]:
         """:return: a copy of the execution counts keyed by (query id, canonical parameters)."""
         with self._lock:
             return dict(self._executions)

@@ -11,6 +11,13 @@
 * ``dash_connection``: ``make(conn_id="dash_default", *, emulator=None, host=None, key=None, **extra)``
   for connections with other ids, emulators, hosts, keys or extras (``retries=1``...); returns the id.
 * ``dash_hook``: a ``DashHook`` on ``dash_conn_id``, closed after the test.
+
+PostHog Endpoints (``airflow_provider_dash.testing.posthog``, imported only when used):
+
+* ``posthog_emulator_factory``: ``make(**kwargs)`` for PostHog emulators with other settings
+  (``generation``, ``time_scale``, ``limits``...); all are stopped after the test.
+* ``posthog_emulator``: a fresh G3 (current server) emulator per test, no tables or endpoints.
+* ``posthog_emulator_g1``: the same, emulating the first generation (G1).
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from .server import RedashEmulator
 
 if TYPE_CHECKING:
     from airflow_provider_dash.hooks.redash import DashHook
+    from airflow_provider_dash.testing.posthog import PostHogEmulator
 
 
 @pytest.fixture
@@ -115,3 +123,33 @@ def dash_hook(dash_conn_id: str) -> Iterator[DashHook]:
     hook = DashHook(dash_conn_id)
     yield hook
     hook.close()
+
+
+@pytest.fixture
+def posthog_emulator_factory() -> Iterator[Callable[..., PostHogEmulator]]:
+    """:return: a function starting PostHog emulators (keyword arguments of ``PostHogEmulator``)."""
+    from airflow_provider_dash.testing.posthog import PostHogEmulator  # starlette and pydantic: only when used
+
+    started: list[PostHogEmulator] = []
+
+    def make(**kwargs: Any) -> PostHogEmulator:
+        emu = PostHogEmulator(**kwargs).start()
+        started.append(emu)
+        return emu
+
+    yield make
+    for emu in started:
+        emu.stop()
+
+
+@pytest.fixture
+def posthog_emulator(posthog_emulator_factory: Callable[..., PostHogEmulator]) -> PostHogEmulator:
+    """:return: a running G3 PostHog emulator, fresh for this test (``emu.personal_key``,
+    ``emu.secret_key``, ``emu.project_id``, ``emu.url``; add data with ``add_table``/``add_endpoint``)."""
+    return posthog_emulator_factory()
+
+
+@pytest.fixture
+def posthog_emulator_g1(posthog_emulator_factory: Callable[..., PostHogEmulator]) -> PostHogEmulator:
+    """:return: a running PostHog emulator of the first generation (G1 keys, shapes and 202 path)."""
+    return posthog_emulator_factory(generation="g1")

@@ -16,6 +16,7 @@ from typing import Any
 
 from . import demo
 from .clock import EmulatedClock
+from .connections import counting_protocol_class
 from .counters import Counters
 from .engine import Database, JobManager, ResultMeta, ResultStore
 from .faults import FaultConfig, FaultInjector
@@ -26,38 +27,6 @@ from .scheduler import Scheduler
 log = logging.getLogger("airflow_provider_dash.testing")
 
 REDASH_VERSION = "26.3.0"
-
-
-def _protocol_class(emu: RedashEmulator) -> type[asyncio.Protocol]:
-    """:return: uvicorn's HTTP protocol, extended to count connections and keep transports
-    (so an injected fault can drop a connection without answering)."""
-    try:
-        import httptools  # noqa: F401 - only to know the fast parser is there
-        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as Base
-    except ImportError:  # pragma: no cover - depends on the environment
-        from uvicorn.protocols.http.h11_impl import H11Protocol as Base  # type: ignore[assignment]
-
-    class CountingProtocol(Base):
-        _emu_peer: tuple[str, int] | None = None
-
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            super().connection_made(transport)
-            emu.counters.connection_opened()
-            sock = transport.get_extra_info("socket")
-            if sock is not None:
-                # headers and body are separate writes: without this, Nagle + delayed ACK add 40 ms
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            peer = transport.get_extra_info("peername")
-            if peer:
-                self._emu_peer = (str(peer[0]), int(peer[1]))
-                emu._transports[self._emu_peer] = transport
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            if self._emu_peer is not None:
-                emu._transports.pop(self._emu_peer, None)
-            super().connection_lost(exc)
-
-    return CountingProtocol
 
 
 class _CountingTLSContext(ssl.SSLContext):
@@ -174,7 +143,7 @@ class RedashEmulator:
         self._config = uvicorn.Config(
             self.app,
             loop="asyncio",
-            http=_protocol_class(self),
+            http=counting_protocol_class(self),
             lifespan="off",
             access_log=False,
             log_level="warning",
