@@ -97,7 +97,44 @@ class _StoredJob:
             self._store.delete(STORED_JOB_KEY)
 
 
-class RunQueryOperator(BaseOperator):
+class RedashWaitingOperator(BaseOperator):
+    """What every Redash operator that runs queries takes for waiting and cancelling, and its hook.
+
+    :param wait_for_completion: wait for the jobs (else return once submitted).
+    :param deferrable: wait in the triggerer (default ``[operators] default_deferrable``).
+    :param poll_interval: the longest pause between two polls, in seconds.
+    :param timeout: seconds to wait at most (a ``timedelta`` is accepted); ``None``: no limit.
+    :param cancel_on_kill: cancel the jobs this task started when it is killed.
+    :param dash_conn_id: the Airflow connection of the server.
+    """
+
+    def __init__(
+        self,
+        *,
+        wait_for_completion: bool = True,
+        deferrable: bool = default_deferrable(),
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        timeout: float | timedelta | None = None,
+        cancel_on_kill: bool = True,
+        dash_conn_id: str = "dash_default",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.wait_for_completion = wait_for_completion
+        self.deferrable = deferrable
+        self.poll_interval = check_poll_interval(poll_interval)
+        self.timeout = check_timeout(timeout.total_seconds() if isinstance(timeout, timedelta) else timeout)
+        self.cancel_on_kill = cancel_on_kill
+        self.dash_conn_id = dash_conn_id
+        self._hook: DashHook | None = None
+
+    def _get_hook(self) -> DashHook:
+        if self._hook is None:
+            self._hook = make_hook(self.dash_conn_id)
+        return self._hook
+
+
+class RunQueryOperator(RedashWaitingOperator):
     """Execute a saved Redash query and return its ``query_result_id`` (XCom ``return_value``).
 
     Parameters not given are filled from the query's saved defaults and every value is checked
@@ -152,7 +189,15 @@ class RunQueryOperator(BaseOperator):
         dash_conn_id: str = "dash_default",
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(
+            wait_for_completion=wait_for_completion,
+            deferrable=deferrable,
+            poll_interval=poll_interval,
+            timeout=timeout,
+            cancel_on_kill=cancel_on_kill,
+            dash_conn_id=dash_conn_id,
+            **kwargs,
+        )
         if query_id is not None or self._query_id_required:
             check_id(query_id)
         check_parameters(parameters)
@@ -160,22 +205,10 @@ class RunQueryOperator(BaseOperator):
         self.query_id = query_id
         self.parameters = parameters
         self.max_age = max_age
-        self.wait_for_completion = wait_for_completion
-        self.deferrable = deferrable
-        self.poll_interval = check_poll_interval(poll_interval)
-        self.timeout = check_timeout(timeout.total_seconds() if isinstance(timeout, timedelta) else timeout)
-        self.cancel_on_kill = cancel_on_kill
-        self.dash_conn_id = dash_conn_id
         # Set while a job is being waited on in the worker, for on_kill.
         self._job_id: str | None = None
         self._job_query_id: int | None = None
         self._job_owned = False
-        self._hook: DashHook | None = None
-
-    def _get_hook(self) -> DashHook:
-        if self._hook is None:
-            self._hook = make_hook(self.dash_conn_id)
-        return self._hook
 
     def execute(self, context: Context) -> Any:
         """Execute the query (or reattach to the previous try's job), wait as configured, then :meth:`_on_result`."""
@@ -306,21 +339,15 @@ class RunQueryOperator(BaseOperator):
         from airflow_provider_dash.triggers.redash import JobTrigger
 
         self.defer(
-            trigger=JobTrigger(
-                job_ids=[job.id],
+            trigger=JobTrigger.for_job(
+                job.id,
+                query_id,
+                owned=owned,
                 dash_conn_id=self.dash_conn_id,
                 poll_interval=self.poll_interval,
                 end_time=deadline,
-                query_ids={job.id: query_id},
-                owned_job_ids=[job.id] if owned else [],
                 cancel_on_kill=self.cancel_on_kill,
-                resume_state={
-                    "job_id": job.id,
-                    "query_id": query_id,
-                    "owned": owned,
-                    "limit": limit,
-                    "started": time.time(),
-                },
+                resume_state={"limit": limit, "started": time.time()},
             ),
             method_name="execute_complete",
             # No defer timeout: the trigger's own deadline lets execute_complete cancel the job.

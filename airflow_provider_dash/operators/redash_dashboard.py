@@ -13,8 +13,6 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator
-
 from airflow_provider_dash.arguments import (
     as_max_age,
     as_parameters,
@@ -41,19 +39,15 @@ from airflow_provider_dash.links import (
 )
 from airflow_provider_dash.models import Job, JobStatus, MappingType, Widget
 from airflow_provider_dash.models.redash import clean_job_error, job_failure_message
-from airflow_provider_dash.operators.redash import JOB_IDS_KEY, make_hook
+from airflow_provider_dash.operators.redash import JOB_IDS_KEY, RedashWaitingOperator
 from airflow_provider_dash.polling import (
     DEFAULT_POLL_INTERVAL,
     PollSchedule,
-    check_poll_interval,
-    check_timeout,
     is_past,
 )
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
-
-    from airflow_provider_dash.hooks.redash import DashHook
 
 
 def _collect_runs(widgets: Sequence[Widget], overrides: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -95,7 +89,7 @@ def _collect_runs(widgets: Sequence[Widget], overrides: Mapping[str, Any]) -> li
     return list(runs.values())
 
 
-class RefreshDashboardOperator(BaseOperator):
+class RefreshDashboardOperator(RedashWaitingOperator):
     """Run every query of a dashboard (as its widgets show them) and return one entry per run.
 
     Each widget's query gets its effective parameters: the query's saved defaults, then values set
@@ -146,7 +140,15 @@ class RefreshDashboardOperator(BaseOperator):
         dash_conn_id: str = "dash_default",
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(
+            wait_for_completion=wait_for_completion,
+            deferrable=deferrable,
+            poll_interval=poll_interval,
+            timeout=timeout,
+            cancel_on_kill=cancel_on_kill,
+            dash_conn_id=dash_conn_id,
+            **kwargs,
+        )
         if isinstance(dashboard, bool) or not isinstance(dashboard, (int, str)) or dashboard == "":
             raise DashConfigError(f"dashboard must be a dashboard id or slug, got {dashboard!r}")
         check_parameters(parameters)
@@ -158,14 +160,7 @@ class RefreshDashboardOperator(BaseOperator):
         self.max_age = max_age
         self.max_active_queries = max_active_queries
         self.fail_fast = fail_fast
-        self.wait_for_completion = wait_for_completion
-        self.deferrable = deferrable
-        self.poll_interval = check_poll_interval(poll_interval)
-        self.timeout = check_timeout(timeout.total_seconds() if isinstance(timeout, timedelta) else timeout)
-        self.cancel_on_kill = cancel_on_kill
-        self.dash_conn_id = dash_conn_id
         self._state: dict[str, Any] | None = None
-        self._hook: DashHook | None = None
 
     # The refresh's progress is one plain-JSON dict, so it can travel through a deferral:
     #   runs      the collected runs (the return value, filled as results arrive) plus "error"
@@ -202,11 +197,6 @@ class RefreshDashboardOperator(BaseOperator):
             "started": time.time(),
         }
         return self._proceed(context)
-
-    def _get_hook(self) -> DashHook:
-        if self._hook is None:
-            self._hook = make_hook(self.dash_conn_id)
-        return self._hook
 
     def _proceed(self, context: Context) -> list[dict[str, Any]]:
         """Fill the window and wait (in the worker, or by deferring) until every run is done."""

@@ -22,7 +22,7 @@ from airflow_provider_dash.defaults import default_deferrable
 from airflow_provider_dash.events import read_job_event
 from airflow_provider_dash.exceptions import DashConfigError, DashError
 from airflow_provider_dash.links import QUERY_URL_KEY, RedashQueryLink, query_page_url
-from airflow_provider_dash.models import JobStatus, QueryResult
+from airflow_provider_dash.models import QueryResult
 from airflow_provider_dash.models.redash import raise_for_job
 from airflow_provider_dash.operators.redash import JOB_ID_KEY
 from airflow_provider_dash.polling import DEFAULT_POLL_INTERVAL, check_poll_interval, is_past
@@ -142,25 +142,25 @@ class QueryResultSensor(BaseSensorOperator):
         self.log.info("Query %s result %s (%d rows) passed", query_id, result_id, result.row_count)
         return True
 
-    def _submit(self, context: Context) -> tuple[int, int | None, Any]:
-        """Submit one run: (query id, result id when answered at once, the job otherwise)."""
+    def _submit(self, context: Context) -> tuple[int, int | None, Any, bool]:
+        """Submit one run: (query id, result id when answered at once, the job otherwise, whether
+        the job is this task's to cancel: not one Redash shares with another run in flight)."""
         query_id = as_id(self.query_id)
         hook = self._get_hook()
         context["ti"].xcom_push(key=QUERY_URL_KEY, value=query_page_url(hook.config.base_url, query_id))
         run = hook.execute_query(query_id, as_parameters(self.parameters), max_age=as_max_age(self.max_age))
         if run.query_result_id is not None:
-            return query_id, run.query_result_id, None
+            return query_id, run.query_result_id, None, False
         assert run.job is not None
         context["ti"].xcom_push(key=JOB_ID_KEY, value=run.job.id)
-        return query_id, None, run.job
+        return query_id, None, run.job, run.shared is not True
 
     # ------------------------------------------------------------------ poke / reschedule
 
     def poke(self, context: Context) -> PokeReturnValue:
         """Run the query, wait for it in the worker, and judge the result."""
-        query_id, result_id, job = self._submit(context)
+        query_id, result_id, job, owned = self._submit(context)
         if result_id is None:
-            owned = job.status is JobStatus.QUEUED  # a started job was shared with a run in flight
             self._job = (job.id, query_id, owned)
             try:
                 done = self._get_hook().wait_for_job(
@@ -187,10 +187,7 @@ class QueryResultSensor(BaseSensorOperator):
         if not owned:
             self.log.info("Not cancelling job %s: it is shared with another run of the same query", job_id)
             return
-        try:
-            self._get_hook().cancel_job(job_id, query_id)
-        except DashError as error:
-            self.log.warning("Could not cancel job %s: %s", job_id, error)
+        self._get_hook().cancel_summary(job_id, query_id)  # logs the outcome
 
     # ------------------------------------------------------------------ deferrable
 
@@ -211,7 +208,7 @@ class QueryResultSensor(BaseSensorOperator):
         deadline = self._deadline(context)
         if is_past(deadline):
             self._timeout(f"Query {self.query_id} did not pass within the sensor timeout of {self.timeout:g} s")
-        query_id, result_id, job = self._submit(context)
+        query_id, result_id, job, owned = self._submit(context)
         if result_id is None:
             job = self._get_hook().get_job(job.id, query_id)  # one check: a fast run needs no triggerer
             if job.is_terminal:
@@ -221,20 +218,17 @@ class QueryResultSensor(BaseSensorOperator):
                     self._fail(error)
                 result_id = job.query_result_id
             else:
-                owned = job.status is JobStatus.QUEUED
                 # Imported here: it loads airflow.triggers.base, which DAG parsing never needs.
                 from airflow_provider_dash.triggers.redash import JobTrigger
 
                 self.defer(
-                    trigger=JobTrigger(
-                        job_ids=[job.id],
+                    trigger=JobTrigger.for_job(
+                        job.id,
+                        query_id,
+                        owned=owned,
                         dash_conn_id=self.dash_conn_id,
                         poll_interval=self.poll_interval,
                         end_time=deadline,
-                        query_ids={job.id: query_id},
-                        owned_job_ids=[job.id] if owned else [],
-                        cancel_on_kill=True,
-                        resume_state={"job_id": job.id, "query_id": query_id, "owned": owned},
                     ),
                     method_name="execute_complete",
                 )

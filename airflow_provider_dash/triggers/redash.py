@@ -89,6 +89,35 @@ class JobTrigger(BaseTrigger):
         self._client: DashAsyncClient | None = None
         self._jobs: dict[str, Job] = {job_id: Job(id=job_id, status=JobStatus.QUEUED) for job_id in self.job_ids}
 
+    @classmethod
+    def for_job(
+        cls,
+        job_id: str,
+        query_id: int,
+        *,
+        owned: bool,
+        dash_conn_id: str,
+        poll_interval: float,
+        end_time: float | None,
+        cancel_on_kill: bool = True,
+        resume_state: Mapping[str, Any] | None = None,
+    ) -> JobTrigger:
+        """The trigger waiting on one job of a query; ``owned`` says whether a kill may cancel it.
+
+        The state handed back in the event holds ``job_id``, ``query_id`` and ``owned``, plus
+        ``resume_state``.
+        """
+        return cls(
+            job_ids=[job_id],
+            dash_conn_id=dash_conn_id,
+            poll_interval=poll_interval,
+            end_time=end_time,
+            query_ids={job_id: query_id},
+            owned_job_ids=[job_id] if owned else [],
+            cancel_on_kill=cancel_on_kill,
+            resume_state={"job_id": job_id, "query_id": query_id, "owned": owned, **(resume_state or {})},
+        )
+
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Class path and plain-JSON keyword arguments that rebuild this trigger."""
         return (
