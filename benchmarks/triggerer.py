@@ -50,8 +50,8 @@ TRIGGER, FLOOR, PER_POLL = "JobTrigger", "floor (one shared httpx client)", "new
 CPU_RATIO_BUDGET = 1.3
 KIB_BUDGET = 100.0
 STALL_BUDGET_S = 0.2
-#: Triggers share one client per triggerer and server: at most the in-flight cap, plus a few kept alive.
-CONNECTIONS_BUDGET = 32 + 8
+#: Triggers share one client per triggerer and server: at most the in-flight cap (8), plus a few.
+CONNECTIONS_BUDGET = 8 + 8
 FLOOR_CONCURRENCY = 8
 
 
