@@ -13,6 +13,7 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Generic, TypeVar, overload
 
@@ -35,14 +36,19 @@ T = TypeVar("T")
 
 
 class _InState(Generic[T]):
-    """An attribute of the emulator that lives in its state, so the app sees a change at once
-    (``emu.faults = FaultInjector(...)``, ``emu.port = ...``)."""
+    """An attribute of the emulator that lives in its state (``path``: a part, or a part's attribute
+    such as ``"jobs.job_ttl"``), so the app sees a change at once (``emu.faults = FaultInjector(...)``)."""
 
-    def __init__(self, name: str | None = None) -> None:
-        self.name = name
+    def __init__(self, path: str = "", convert: Callable[[T], T] | None = None) -> None:
+        self.path = path
+        self.convert = convert
 
     def __set_name__(self, owner: type, name: str) -> None:
-        self.name = self.name or name
+        self.path = self.path or name
+
+    def _holder(self, obj: RedashEmulator) -> tuple[Any, str]:
+        *parts, name = self.path.split(".")
+        return functools.reduce(getattr, parts, obj.state), name
 
     @overload
     def __get__(self, obj: None, objtype: type | None = None) -> _InState[T]: ...
@@ -51,10 +57,12 @@ class _InState(Generic[T]):
     def __get__(self, obj: RedashEmulator | None, objtype: type | None = None) -> T | _InState[T]:
         if obj is None:
             return self
-        return getattr(obj.state, str(self.name))
+        holder, name = self._holder(obj)
+        return getattr(holder, name)
 
     def __set__(self, obj: RedashEmulator, value: T) -> None:
-        setattr(obj.state, str(self.name), value)
+        holder, name = self._holder(obj)
+        setattr(holder, name, self.convert(value) if self.convert else value)
 
 
 class _CountingTLSContext(ssl.SSLContext):
@@ -285,14 +293,13 @@ class RedashEmulator(RedashTestData):
         self._up = True
 
     # -- knobs ---------------------------------------------------------------------------------
-    @property
-    def time_scale(self) -> float:
-        """Emulated seconds per real second (delays, cache ageing, job expiry)."""
-        return self.clock.scale
-
-    @time_scale.setter
-    def time_scale(self, value: float) -> None:
-        self.clock.scale = value
+    #: Emulated seconds per real second (delays, cache ageing, job expiry).
+    time_scale = _InState[float]("clock.scale")
+    #: An idle worker takes a new job before the execute request is answered, so the answer
+    #: already says STARTED, as a real server with idle workers can (default False: QUEUED).
+    jobs_start_at_once = _InState[bool]("jobs.start_at_once", convert=bool)
+    #: Emulated seconds a finished job stays known.
+    job_ttl = _InState[float]("jobs.job_ttl")
 
     @property
     def workers(self) -> int:
@@ -304,25 +311,6 @@ class RedashEmulator(RedashTestData):
         self.jobs.workers = value
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self.jobs.pump)
-
-    @property
-    def jobs_start_at_once(self) -> bool:
-        """An idle worker takes a new job before the execute request is answered, so the answer
-        already says STARTED, as a real server with idle workers can (default False: QUEUED)."""
-        return self.jobs.start_at_once
-
-    @jobs_start_at_once.setter
-    def jobs_start_at_once(self, value: bool) -> None:
-        self.jobs.start_at_once = bool(value)
-
-    @property
-    def job_ttl(self) -> float:
-        """Emulated seconds a finished job stays known."""
-        return self.jobs.job_ttl
-
-    @job_ttl.setter
-    def job_ttl(self, value: float) -> None:
-        self.jobs.job_ttl = value
 
     def set_query_delay(self, query_id: int, seconds: float | None) -> None:
         """Keep jobs of ``query_id`` started for ``seconds`` emulated seconds (None = only
