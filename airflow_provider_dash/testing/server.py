@@ -35,6 +35,17 @@ __all__ = ["REDASH_VERSION", "RedashEmulator"]
 T = TypeVar("T")
 
 
+class _CountingTLSContext(ssl.SSLContext):
+    """A server TLS context that counts handshakes as they begin (asyncio wraps one BIO per
+    connection), so a test sees refused handshakes that never reach the HTTP layer."""
+
+    counters: Counters
+
+    def wrap_bio(self, *args: Any, **kwargs: Any) -> ssl.SSLObject:
+        self.counters.tls_handshake_started()
+        return super().wrap_bio(*args, **kwargs)
+
+
 class _InState(Generic[T]):
     """An attribute of the emulator that lives in its state (``path``: a part, or a part's attribute
     such as ``"jobs.job_ttl"``), so the app sees a change at once (``emu.faults = FaultInjector(...)``)."""
@@ -63,17 +74,6 @@ class _InState(Generic[T]):
     def __set__(self, obj: RedashEmulator, value: T) -> None:
         holder, name = self._holder(obj)
         setattr(holder, name, self.convert(value) if self.convert else value)
-
-
-class _CountingTLSContext(ssl.SSLContext):
-    """A server TLS context that counts handshakes as they begin (asyncio wraps one BIO per
-    connection), so a test sees refused handshakes that never reach the HTTP layer."""
-
-    counters: Counters
-
-    def wrap_bio(self, *args: Any, **kwargs: Any) -> ssl.SSLObject:
-        self.counters.tls_handshake_started()
-        return super().wrap_bio(*args, **kwargs)
 
 
 class RedashEmulator(RedashTestData):
