@@ -21,8 +21,6 @@ from .sqlite_database import Database
 
 log = logging.getLogger("airflow_provider_dash.testing")
 
-REDASH_VERSION = "26.3.0"
-
 
 @dataclass
 class RedashState:
@@ -40,11 +38,11 @@ class RedashState:
     user_key: str
     #: The API key of a plain (non-admin) user: it cannot read data source options.
     plain_user_key: str
-    version: str = REDASH_VERSION
-    host: str = "127.0.0.1"
-    port: int = 0
-    scheme: str = "http"
-    base_path: str = ""
+    version: str
+    host: str
+    port: int
+    scheme: str
+    base_path: str
     #: Open connections by peer address, so an injected fault can drop one without answering.
     transports: dict[tuple[str, int], asyncio.BaseTransport] = field(default_factory=dict)
     #: Login attempts by client address, for ``/login``'s rate limit.

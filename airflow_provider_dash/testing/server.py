@@ -26,13 +26,11 @@ from .redash_app import RedashApp
 from .redash_demo import RedashTestData
 from .redash_jobs_engine import JobManager
 from .redash_sql import ResultStore
-from .redash_state import REDASH_VERSION, RedashState
+from .redash_state import RedashState
 from .scheduler import Scheduler
 from .sqlite_database import Database
 
-__all__ = ["REDASH_VERSION", "RedashEmulator"]
-
-T = TypeVar("T")
+REDASH_VERSION = "26.3.0"
 
 
 class _CountingTLSContext(ssl.SSLContext):
@@ -44,6 +42,9 @@ class _CountingTLSContext(ssl.SSLContext):
     def wrap_bio(self, *args: Any, **kwargs: Any) -> ssl.SSLObject:
         self.counters.tls_handshake_started()
         return super().wrap_bio(*args, **kwargs)
+
+
+T = TypeVar("T")
 
 
 class _InState(Generic[T]):
