@@ -1,4 +1,4 @@
-"""Demo data mirroring the objects of the recorded Redash server.
+"""The Redash emulator's demo data, mirroring the objects of the recorded Redash server.
 
 Data source 1 (``sample-pg``); table ``orders`` (300 deterministic rows); queries 1 plain (with a
 cached result), 2 all parameter types, 3 slow (``pg_sleep(5)``), 4 failing SQL, 5 totals by region,

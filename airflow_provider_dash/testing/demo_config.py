@@ -1,4 +1,4 @@
-"""The static parts of ``/api/config`` and ``/api/session`` as the recorded server sends them."""
+"""The Redash emulator's static parts of ``/api/config`` and ``/api/session``, as the recorded server sends them."""
 
 from __future__ import annotations
 

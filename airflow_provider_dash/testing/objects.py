@@ -1,5 +1,5 @@
-"""Saved objects (data sources, queries, visualizations, dashboards, widgets) and how Redash
-serialises each of them in each kind of answer."""
+"""The Redash emulator's saved objects (data sources, queries, visualizations, dashboards, widgets)
+and how Redash serialises each of them in each kind of answer."""
 
 from __future__ import annotations
 
@@ -9,10 +9,14 @@ import re
 import secrets
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import parameters as params
-from .engine import iso_ms, query_hash, utcnow
+from .redash_sql import query_hash
+from .redash_time import iso_ms, utcnow
+
+if TYPE_CHECKING:
+    from .redash_sql import ResultMeta
 
 ADMIN_EMAIL = "admin@example.com"
 AVATAR = "https://www.gravatar.com/avatar/e64c7d89f26bd1972efa854d13d7dd61?s=40&d=identicon"
@@ -39,8 +43,7 @@ class DataSource:
     type: str = "pg"
     options: dict[str, Any] = field(default_factory=dict)
 
-    def list_json(self) -> dict[str, Any]:
-        """:return: the item of ``GET /api/data_sources``."""
+    def _head(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "name": self.name,
@@ -49,8 +52,11 @@ class DataSource:
             "paused": 0,
             "pause_reason": None,
             "supports_auto_limit": True,
-            "view_only": False,
         }
+
+    def list_json(self) -> dict[str, Any]:
+        """:return: the item of ``GET /api/data_sources``."""
+        return {**self._head(), "view_only": False}
 
     def full_json(self) -> dict[str, Any]:
         """:return: the answer of create/get: options with the password masked."""
@@ -58,13 +64,7 @@ class DataSource:
         if "password" in opts:
             opts["password"] = "--------"
         return {
-            "id": self.id,
-            "name": self.name,
-            "type": self.type,
-            "syntax": "sql",
-            "paused": 0,
-            "pause_reason": None,
-            "supports_auto_limit": True,
+            **self._head(),
             "options": opts,
             "queue_name": "queries",
             "scheduled_queue_name": "scheduled_queries",
@@ -275,6 +275,13 @@ class ObjectStore:
             w = Widget(id=self.next_id("w"), dashboard_id=dashboard_id, visualization_id=visualization_id, **fields)
             self.widgets[w.id] = w
             return w
+
+    def note_result(self, meta: ResultMeta) -> None:
+        """Make ``meta`` the latest result of every query with the same text on its data source."""
+        with self.lock:
+            for query in self.queries.values():
+                if query.data_source_id == meta.data_source_id and query.query_hash == meta.query_hash:
+                    query.latest_query_data_id = meta.id
 
     # -- serialisers -------------------------------------------------------------------------
     def _query_base(self, q: Query) -> dict[str, Any]:

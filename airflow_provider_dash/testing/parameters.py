@@ -1,4 +1,4 @@
-"""Redash-style query parameters: ``{{ name }}`` substitution and value validation.
+"""The Redash emulator's query parameters: ``{{ name }}`` substitution and value validation, as Redash does.
 
 Written independently of the provider's own parameter code: the emulator judges the client the
 way Redash's ``ParameterizedQuery`` does.

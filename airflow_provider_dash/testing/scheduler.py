@@ -1,4 +1,4 @@
-"""Redash's own query scheduler, emulated: queries with ``schedule.interval`` are refreshed by the server.
+"""The Redash emulator's query scheduler: queries with ``schedule.interval`` are refreshed by the server.
 
 Follows ``query_scheduled_refresh.json``: a published query with ``{"interval": 60}`` ran shortly
 after it was saved, then again once its latest result was ``interval`` seconds old; each run moves
@@ -13,12 +13,13 @@ import contextlib
 from typing import TYPE_CHECKING, Any
 
 from . import parameters as params
-from .engine import sleep_seconds
+from .redash_sql import sleep_seconds
 
 if TYPE_CHECKING:
     from .clock import EmulatedClock
-    from .engine import JobManager, ResultStore
     from .objects import ObjectStore, Query
+    from .redash_jobs_engine import JobManager
+    from .redash_sql import ResultStore
 
 #: Real seconds between two looks at the schedules (Redash looks every 30 s; sooner here, so a
 #: compressed clock is followed closely).

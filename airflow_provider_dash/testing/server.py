@@ -1,30 +1,34 @@
-"""The Redash emulator: a real HTTP server on 127.0.0.1, served by uvicorn in a thread."""
+"""The Redash emulator's server: its life cycle (uvicorn in a thread on 127.0.0.1) and its knobs.
+
+It builds the emulator's :class:`~.redash_state.RedashState` and the :class:`~.redash_app.RedashApp`
+acting on it; the test-data methods come from :class:`~.redash_demo.RedashTestData`.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import functools
-import logging
 import os
 import socket
 import ssl
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable
 from types import TracebackType
-from typing import Any
+from typing import Any, Generic, TypeVar, overload
 
-from . import demo
 from .clock import EmulatedClock
 from .connections import counting_protocol_class
 from .counters import Counters
-from .engine import Database, JobManager, ResultMeta, ResultStore
 from .faults import FaultConfig, FaultInjector
-from .objects import ObjectStore, new_api_key
-from .routes import RedashApp
+from .objects import ObjectStore
+from .redash_app import RedashApp
+from .redash_demo import RedashTestData
+from .redash_jobs_engine import JobManager
+from .redash_sql import ResultStore
+from .redash_state import RedashState
 from .scheduler import Scheduler
-
-log = logging.getLogger("airflow_provider_dash.testing")
+from .sqlite_database import Database
 
 REDASH_VERSION = "26.3.0"
 
@@ -40,7 +44,40 @@ class _CountingTLSContext(ssl.SSLContext):
         return super().wrap_bio(*args, **kwargs)
 
 
-class RedashEmulator:
+T = TypeVar("T")
+
+
+class _InState(Generic[T]):
+    """An attribute of the emulator that lives in its state (``path``: a part, or a part's attribute
+    such as ``"jobs.job_ttl"``), so the app sees a change at once (``emu.faults = FaultInjector(...)``)."""
+
+    def __init__(self, path: str = "", convert: Callable[[T], T] | None = None) -> None:
+        self.path = path
+        self.convert = convert
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.path = self.path or name
+
+    def _holder(self, obj: RedashEmulator) -> tuple[Any, str]:
+        *parts, name = self.path.split(".")
+        return functools.reduce(getattr, parts, obj.state), name
+
+    @overload
+    def __get__(self, obj: None, objtype: type | None = None) -> _InState[T]: ...
+    @overload
+    def __get__(self, obj: RedashEmulator, objtype: type | None = None) -> T: ...
+    def __get__(self, obj: RedashEmulator | None, objtype: type | None = None) -> T | _InState[T]:
+        if obj is None:
+            return self
+        holder, name = self._holder(obj)
+        return getattr(holder, name)
+
+    def __set__(self, obj: RedashEmulator, value: T) -> None:
+        holder, name = self._holder(obj)
+        setattr(holder, name, self.convert(value) if self.convert else value)
+
+
+class RedashEmulator(RedashTestData):
     """An emulated Redash 26.3.0 server for tests, demos and benchmarks.
 
     Use it as a context manager (or call :meth:`start` / :meth:`stop`)::
@@ -63,6 +100,23 @@ class RedashEmulator:
     :param ssl_keyfile: the certificate's private key (PEM), when not in ``ssl_certfile``.
     """
 
+    clock = _InState[EmulatedClock]()
+    counters = _InState[Counters]()
+    faults = _InState[FaultInjector]()
+    db = _InState[Database]()
+    results = _InState[ResultStore]()
+    objects = _InState[ObjectStore]()
+    jobs = _InState[JobManager]()
+    scheduler = _InState[Scheduler]()
+    user_key = _InState[str]()
+    #: The API key of a plain (non-admin) user: it cannot read data source options.
+    plain_user_key = _InState[str]()
+    version = _InState[str]()
+    host = _InState[str]()
+    port = _InState[int]()
+    base_path = _InState[str]()
+    _transports = _InState[dict[tuple[str, int], asyncio.BaseTransport]]("transports")
+
     def __init__(
         self,
         host: str = "127.0.0.1",
@@ -81,26 +135,23 @@ class RedashEmulator:
         ssl_certfile: str | os.PathLike[str] | None = None,
         ssl_keyfile: str | os.PathLike[str] | None = None,
     ) -> None:
-        self.host = host
         self.ssl_certfile = os.fspath(ssl_certfile) if ssl_certfile is not None else None
         self.ssl_keyfile = os.fspath(ssl_keyfile) if ssl_keyfile is not None else None
-        self.port = port
-        self.base_path = "/" + base_path.strip("/") if base_path.strip("/") else ""
-        self.version = version
-        self.user_key = user_key or new_api_key()
-        #: The API key of a plain (non-admin) user: it cannot read data source options.
-        self.plain_user_key = new_api_key()
-        self.clock = EmulatedClock(time_scale)
-        self.counters = Counters()
-        self.faults = FaultInjector(seed=seed, config=faults or FaultConfig())
-        self.db = Database(threads=max(sql_threads, 1))
-        self.results = ResultStore(self.db, self.clock)
-        self.objects = ObjectStore()
-        self.objects.result_lookup = self.results.get
-        self.jobs = JobManager(self.results, self.clock, self.counters, workers, job_ttl, self._on_result)
-        self.scheduler = Scheduler(self.objects, self.results, self.jobs, self.clock)
-        self.app = RedashApp(self)
-        self._transports: dict[tuple[str, int], asyncio.BaseTransport] = {}
+        self.state = RedashState.create(
+            seed=seed,
+            time_scale=time_scale,
+            workers=workers,
+            job_ttl=job_ttl,
+            faults=faults,
+            sql_threads=sql_threads,
+            user_key=user_key,
+            version=version,
+            host=host,
+            port=port,
+            scheme="https" if self.ssl_certfile else "http",
+            base_path="/" + base_path.strip("/") if base_path.strip("/") else "",
+        )
+        self.app = RedashApp(self.state)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._server: Any = None
@@ -114,8 +165,7 @@ class RedashEmulator:
     @property
     def url(self) -> str:
         """:return: the base URL clients use (``http[s]://127.0.0.1:<port>[/base_path]``)."""
-        scheme = "https" if self.ssl_certfile else "http"
-        return f"{scheme}://{self.host}:{self.port}{self.base_path}"
+        return self.state.url
 
     base_url = url
 
@@ -244,14 +294,13 @@ class RedashEmulator:
         self._up = True
 
     # -- knobs ---------------------------------------------------------------------------------
-    @property
-    def time_scale(self) -> float:
-        """Emulated seconds per real second (delays, cache ageing, job expiry)."""
-        return self.clock.scale
-
-    @time_scale.setter
-    def time_scale(self, value: float) -> None:
-        self.clock.scale = value
+    #: Emulated seconds per real second (delays, cache ageing, job expiry).
+    time_scale = _InState[float]("clock.scale")
+    #: An idle worker takes a new job before the execute request is answered, so the answer
+    #: already says STARTED, as a real server with idle workers can (default False: QUEUED).
+    jobs_start_at_once = _InState[bool]("jobs.start_at_once", convert=bool)
+    #: Emulated seconds a finished job stays known.
+    job_ttl = _InState[float]("jobs.job_ttl")
 
     @property
     def workers(self) -> int:
@@ -263,25 +312,6 @@ class RedashEmulator:
         self.jobs.workers = value
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self.jobs.pump)
-
-    @property
-    def jobs_start_at_once(self) -> bool:
-        """An idle worker takes a new job before the execute request is answered, so the answer
-        already says STARTED, as a real server with idle workers can (default False: QUEUED)."""
-        return self.jobs.start_at_once
-
-    @jobs_start_at_once.setter
-    def jobs_start_at_once(self, value: bool) -> None:
-        self.jobs.start_at_once = bool(value)
-
-    @property
-    def job_ttl(self) -> float:
-        """Emulated seconds a finished job stays known."""
-        return self.jobs.job_ttl
-
-    @job_ttl.setter
-    def job_ttl(self, value: float) -> None:
-        self.jobs.job_ttl = value
 
     def set_query_delay(self, query_id: int, seconds: float | None) -> None:
         """Keep jobs of ``query_id`` started for ``seconds`` emulated seconds (None = only
@@ -306,175 +336,4 @@ class RedashEmulator:
 
     def log_exception(self) -> None:
         """Log the exception being handled (a handler crashed: the client gets a 500)."""
-        log.exception("emulator handler failed")
-
-    # -- data for tests ------------------------------------------------------------------------
-    def add_table(
-        self, name: str, columns: Sequence[str | tuple[str, str]], rows: Iterable[Sequence[Any]] | str = ()
-    ) -> None:
-        """Create table ``name`` and fill it.
-
-        :param columns: column names, or (name, SQLite type) pairs.
-        :param rows: an iterable of row tuples (inserted in batches), or a SELECT statement whose
-            rows are inserted (e.g. a recursive CTE making a million rows in SQLite itself).
-        """
-        cols = ", ".join(f'"{c}"' if isinstance(c, str) else f'"{c[0]}" {c[1]}' for c in columns)
-        self.db.write(f'CREATE TABLE "{name}" ({cols})')
-        if isinstance(rows, str):
-            self.db.write(f'INSERT INTO "{name}" {rows}')
-            return
-        marks = ", ".join("?" for _ in columns)
-        self.db.write(f'INSERT INTO "{name}" VALUES ({marks})', rows)
-
-    def execute_sql(self, sql: str) -> list[tuple[Any, ...]]:
-        """Run SQL on the emulator's database directly. :return: the rows."""
-        conn = self.db.connect()
-        try:
-            return conn.execute(sql).fetchall()
-        finally:
-            conn.close()
-
-    def add_query(
-        self,
-        name: str,
-        sql: str,
-        parameters: list[dict[str, Any]] | None = None,
-        *,
-        delay: float | None = None,
-        data_source_id: int = 1,
-        description: str | None = None,
-        tags: list[str] | None = None,
-        is_draft: bool = False,
-        is_archived: bool = False,
-    ) -> int:
-        """Save a query (published unless ``is_draft``). :return: its id."""
-        options: dict[str, Any] = {"parameters": list(parameters)} if parameters else {}
-        query = self.objects.add_query(
-            name,
-            sql,
-            data_source_id,
-            description=description,
-            options=options,
-            tags=list(tags or []),
-            is_draft=is_draft,
-            is_archived=is_archived,
-            delay=delay,
-        )
-        return query.id
-
-    def add_dashboard(
-        self,
-        name: str,
-        widgets: Iterable[int | str | dict[str, Any]] = (),
-        *,
-        is_draft: bool = False,
-        tags: list[str] | None = None,
-        version: int = 1,
-    ) -> int:
-        """Save a dashboard with widgets. :return: its id.
-
-        :param widgets: each a query id (its first visualization), a text (a text widget), or a
-            dict with ``query_id`` or ``visualization_id``, optional ``parameterMappings`` and
-            ``text``. Widgets are laid out two per row.
-        """
-        objs = self.objects
-        with objs.lock:
-            dashboard = objs.add_dashboard(name, is_draft=is_draft, tags=list(tags or []), version=version)
-            for index, spec in enumerate(widgets):
-                col, row = (index % 2) * 3, (index // 2) * 8
-                if isinstance(spec, str):
-                    objs.add_widget(dashboard.id, None, text=spec, options=demo.widget_options(col, row, 3, None))
-                    continue
-                item: dict[str, Any] = {"query_id": spec} if isinstance(spec, int) else dict(spec)
-                viz_id = item.get("visualization_id")
-                if viz_id is None and item.get("query_id") is not None:
-                    viz_id = min(v.id for v in objs.visualizations.values() if v.query_id == item["query_id"])
-                mappings = item.get("parameterMappings", {}) if viz_id is not None else None
-                objs.add_widget(
-                    dashboard.id,
-                    viz_id,
-                    text=str(item.get("text", "")),
-                    options=demo.widget_options(col, row, 8, mappings),
-                )
-            return dashboard.id
-
-    def seed_result(
-        self, query_id: int | None = None, sql: str | None = None, *, age: float = 0.0, data_source_id: int = 1
-    ) -> int:
-        """Compute a result now, synchronously, as if it ran ``age`` emulated seconds ago (it
-        becomes the latest result of every query with the same text). :return: its id."""
-        if query_id is not None:
-            query = self.objects.queries[query_id]
-            sql, data_source_id = query.query, query.data_source_id
-        assert sql is not None, "give query_id or sql"
-        started = time.perf_counter()
-        table, columns, count = self.results.run_sql(sql)
-        meta = self.results.store(sql, data_source_id, table, columns, count, time.perf_counter() - started, age=age)
-        self._on_result(meta)
-        return meta.id
-
-    def job(self, job_id: str) -> dict[str, Any] | None:
-        """:return: the job as ``GET /api/jobs/<id>`` shows it, or None if unknown."""
-        found = self.jobs.get(job_id)
-        return found.to_json() if found else None
-
-    def _on_result(self, meta: ResultMeta) -> None:
-        with self.objects.lock:
-            for query in self.objects.queries.values():
-                if query.data_source_id == meta.data_source_id and query.query_hash == meta.query_hash:
-                    query.latest_query_data_id = meta.id
-
-    def load_demo(self) -> None:
-        """Load the recorded server's demo objects and the ``orders`` table."""
-        objs = self.objects
-        objs.add_data_source(
-            "sample-pg",
-            "pg",
-            {"host": "127.0.0.1", "port": 5433, "user": "sample_ro", "password": "secret", "dbname": "sampledb"},
-        )
-        self.add_table(
-            "orders",
-            [
-                ("id", "INTEGER PRIMARY KEY"),
-                ("customer", "TEXT"),
-                ("region", "TEXT"),
-                ("amount", "REAL"),
-                ("quantity", "INTEGER"),
-                ("created_at", "TEXT"),
-                ("order_date", "TEXT"),
-            ],
-            demo.order_rows(300),
-        )
-        for spec in demo.QUERIES:
-            fields = dict(spec)
-            objs.add_query(
-                fields.pop("name"),
-                fields.pop("query"),
-                1,
-                description=fields.pop("description"),
-                options=fields.pop("options"),
-                is_draft=False,
-                **fields,
-            )
-        objs.add_visualization(
-            5,
-            type="CHART",
-            name="Total by region (bar)",
-            options={
-                "globalSeriesType": "column",
-                "columnMapping": {"region": "x", "total": "y"},
-                "legend": {"enabled": True},
-            },
-        )
-        sales = objs.add_dashboard("Sales Overview", is_draft=False, version=2)
-        for viz_id, col, row, size_y, extra in demo.SALES_WIDGETS:
-            if viz_id is None:
-                objs.add_widget(sales.id, None, text=str(extra), options=demo.widget_options(col, row, size_y, None))
-            else:
-                objs.add_widget(sales.id, viz_id, options=demo.widget_options(col, row, size_y, dict(extra)))
-        objs.add_dashboard("Throwaway dashboard", is_archived=True, version=2)
-        objs.add_dashboard("Ops dashboard")
-        objs.add_dashboard("Finance dashboard")
-        # Query 1 has a cached result from an hour (emulated) ago, like the recorded server had.
-        result_id = self.seed_result(1, age=3600)
-        objs.queries[8].latest_query_data_id = result_id
+        self.state.log_exception()

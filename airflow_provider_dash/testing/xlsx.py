@@ -1,4 +1,4 @@
-"""A minimal ``.xlsx`` writer (one sheet, inline strings) for result downloads."""
+"""A minimal ``.xlsx`` writer (one sheet, inline strings) for the Redash emulator's result downloads."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape
 
 if TYPE_CHECKING:
-    from .engine import ResultMeta, ResultStore
+    from .redash_sql import ResultMeta, ResultStore
 
 _CONTENT_TYPES = (
     '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
