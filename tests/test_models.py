@@ -14,10 +14,12 @@ from airflow_provider_dash.models import (
     Job,
     JobStatus,
     MappingType,
+    Page,
     ParameterType,
     Query,
     QueryResult,
     QueryRun,
+    Widget,
 )
 
 RECORDINGS = Path(__file__).resolve().parents[1].parent / "shared" / "redash-api" / "recordings"
@@ -123,3 +125,129 @@ def test_dashboard_widgets_flat_list_text_widgets_and_mappings() -> None:
 def test_dashboard_accepts_documented_array_of_arrays() -> None:
     board = Dashboard.from_json({"id": 1, "widgets": [[{"id": 1, "text": "a"}], [{"id": 2, "text": "b"}]]})
     assert [w.id for w in board.widgets] == [1, 2]
+
+
+MALFORMED = [
+    (Job, {"job": {"id": "j", "status": "1"}}, "The server's job field 'status' is str, not int"),
+    (Job, {"job": {"id": "j", "status": True}}, "The server's job field 'status' is bool, not int"),
+    (Job, {"job": {"id": 7, "status": 1}}, "The server's job field 'id' is int, not str"),
+    (Job, {"job": {"status": 1}}, "The server's job has no 'id' field"),
+    (Job, {"job": None}, "Expected a JSON object for job, got NoneType"),
+    (Job, [], "Expected a JSON object for job answer, got list"),
+    (Job, {"job": {"id": "j", "status": 9}}, "Job j has unknown status 9"),
+    (
+        Job,
+        {"job": {"id": "j", "status": 3, "query_result_id": "5"}},
+        "The server's job field 'query_result_id' is str, not int",
+    ),
+    (Job, {"job": {"id": "j", "status": 3, "result": "5"}}, "The server's job field 'result' is str, not int"),
+    (QueryResult, {"query_result": {"id": "1"}}, "The server's query_result field 'id' is str, not int"),
+    (QueryResult, {"query_result": {"id": 1, "data": [1]}}, "Expected a JSON object for query_result data, got list"),
+    (
+        QueryResult,
+        {"query_result": {"id": 1, "data": {"rows": {}}}},
+        "The server's query_result data field 'rows' is dict, not list",
+    ),
+    (QueryResult, {"query_result": {"id": 1, "data": {"rows": [{}, 1]}}}, "Expected a JSON object for row, got int"),
+    (QueryResult, {"query_result": {"id": 1, "data": {"columns": [3]}}}, "Expected a JSON object for column, got int"),
+    (QueryResult, {"query_result": {"id": 1, "data": {"columns": [{}]}}}, "The server's column has no 'name' field"),
+    (
+        QueryResult,
+        {"query_result": {"id": 1, "data": {"columns": [{"name": True}]}}},
+        "The server's column field 'name' is bool, not str or int",
+    ),
+    (QueryRun, {"message": "x"}, "The execution answer holds neither 'query_result' nor 'job'"),
+    (Query, {"id": 1, "name": 5}, "The server's query field 'name' is int, not str"),
+    (Query, {"id": 1, "version": "2"}, "The server's query field 'version' is str, not int"),
+    (
+        Query,
+        {"id": 1, "options": {"parameters": {"p": {}}}},
+        "The server's query options field 'parameters' is dict, not list",
+    ),
+    (
+        Query,
+        {"id": 1, "options": {"parameters": [{"title": "p"}]}},
+        "The server's parameter definition has no 'name' field",
+    ),
+    (
+        Query,
+        {"id": 1, "options": {"parameters": [{"name": "p", "type": "colour"}]}},
+        "Parameter 'p' has unknown type 'colour'",
+    ),
+    (Dashboard, {"id": 1, "widgets": {"a": 1}}, "The server's dashboard field 'widgets' is dict, not list"),
+    (Dashboard, {"id": 1, "widgets": [5]}, "Expected a JSON object for widget, got int"),
+    (
+        Dashboard,
+        {"id": 1, "widgets": [{"id": 2, "visualization": {"id": "v"}}]},
+        "The server's widget visualization field 'id' is str, not int",
+    ),
+    (Widget, {"id": 2, "visualization": [1]}, "Expected a JSON object for widget 2 visualization, got list"),
+    (
+        Widget,
+        {"id": 2, "visualization": {"id": 3, "query": {"id": "q"}}},
+        "The server's query field 'id' is str, not int",
+    ),
+    (
+        Widget,
+        {"id": 2, "options": {"parameterMappings": {"p": {"type": "x"}}}},
+        "Widget 2 parameter 'p' has unknown mapping type 'x'",
+    ),
+    (Page, {"count": 1}, "The server's list answer has no 'results' field"),
+    (Page, {"results": [], "page": "2"}, "The server's list answer field 'page' is str, not int"),
+]
+
+
+@pytest.mark.parametrize(("model", "body", "text"), MALFORMED)
+def test_malformed_answer_error_names_the_object_and_the_field(model: Any, body: Any, text: str) -> None:
+    with pytest.raises(DashResponseError) as caught:
+        model.from_json(body)
+    assert str(caught.value) == text
+
+
+def test_malformed_answer_error_does_not_chain_pydantic_error() -> None:
+    with pytest.raises(DashResponseError) as caught:
+        Job.from_json({"job": {"id": "j", "status": "1"}})
+    assert caught.value.__cause__ is None
+    assert caught.value.__suppress_context__
+
+
+def test_null_for_a_strict_optional_field_means_not_sent() -> None:
+    query = Query.from_json({"id": 1, "name": None, "query": None, "version": None, "data_source_id": None})
+    assert (query.name, query.query_text, query.version, query.data_source_id) == ("", "", 1, None)
+
+
+def test_loose_job_fields_are_read_leniently_and_unknown_keys_ignored() -> None:
+    job = Job.from_json({"job": {"id": "j", "status": 4, "error": {"code": 1}, "updated_at": 0, "extra": [1]}})
+    assert job.error == "{'code': 1}"
+    assert job.updated_at == 0
+    assert not hasattr(job, "extra")
+
+
+def test_rows_are_kept_as_sent_not_copied() -> None:
+    rows = [{"a": 1}, {"a": 2}]
+    result = QueryResult.from_json({"query_result": {"id": 1, "data": {"columns": [{"name": "a"}], "rows": rows}}})
+    assert result.rows[0] is rows[0]
+    assert result.row_count == 2
+
+
+def test_models_are_frozen_and_hashable() -> None:
+    job = Job.from_json({"job": {"id": "j", "status": 2, "updated_at": "2024-01-01T00:00:00"}})
+    with pytest.raises(ValueError, match="frozen"):
+        job.status = JobStatus.FAILED  # type: ignore[misc]
+    assert job == Job(id="j", status=JobStatus.STARTED, updated_at="2024-01-01T00:00:00")
+    assert len({job, Job.from_json({"job": {"id": "j", "status": 2, "updated_at": "2024-01-01T00:00:00"}})}) == 1
+
+
+def test_query_run_copy_marks_the_job_shared() -> None:
+    run = QueryRun.from_json({"job": {"id": "j", "status": 1}})
+    shared = run.model_copy(update={"shared": True})
+    assert (run.shared, shared.shared) == (False, True)
+    assert shared.job is run.job
+
+
+def test_split_modules_keep_the_old_import_paths() -> None:
+    import airflow_provider_dash.models as package
+    from airflow_provider_dash.models import redash
+
+    for name in package.__all__:
+        assert getattr(redash, name) is getattr(package, name)

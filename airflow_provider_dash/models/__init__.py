@@ -1,4 +1,7 @@
-"""Typed views of what the servers send; the Redash ones live in :mod:`.redash`.
+"""Typed views of what the servers send: frozen pydantic models on the ground of :mod:`._base`.
+
+The Redash ones live in :mod:`.redash` (jobs, results, runs) and :mod:`.redash_objects` (queries,
+parameters, widgets, dashboards, list pages); :mod:`.redash` re-exports the latter.
 
 ``from airflow_provider_dash.models import Job`` keeps working: the Redash names are re-exported here.
 """

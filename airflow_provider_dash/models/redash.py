@@ -1,8 +1,12 @@
-"""Redash models: typed, immutable views of what a Redash server sends, and the one text for a failed job.
+"""Redash models: jobs, query results and query runs, and the one text for a failed job.
 
-Everything the server answers is parsed here, at the edge, so no other module touches raw dicts.
-A malformed answer raises :class:`~airflow_provider_dash.exceptions.DashResponseError`, never a
-``KeyError`` or ``TypeError``.
+Everything the server answers is parsed at the edge, into frozen pydantic models (see
+:mod:`._base`), so no other module touches raw dicts. A malformed answer raises
+:class:`~airflow_provider_dash.exceptions.DashResponseError` naming the object and the field, never
+a ``KeyError``, a ``TypeError`` or a pydantic ``ValidationError``.
+
+Queries, parameters, widgets, dashboards and list pages live in :mod:`.redash_objects` and are
+re-exported here, so ``from airflow_provider_dash.models.redash import Query`` keeps working.
 """
 
 from __future__ import annotations
@@ -10,11 +14,66 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Mapping
+from typing import Annotated, Any, ClassVar, Self
+
+from pydantic import (
+    AliasPath,
+    Field,
+    PlainValidator,
+    StrictInt,
+    StrictStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from airflow_provider_dash.exceptions import DashJobCancelledError, DashJobFailedError, DashResponseError
+from airflow_provider_dash.models._base import (
+    ServerModel,
+    StrOrNone,
+    Text,
+    as_object,
+    not_an_object,
+    server_error,
+    unwrap,
+    wrong_type,
+    wrong_type_text,
+)
+from airflow_provider_dash.models.redash_objects import (
+    Dashboard,
+    MappingType,
+    Page,
+    Parameter,
+    ParameterMapping,
+    ParameterType,
+    Query,
+    Widget,
+    parse_list,
+)
+
+__all__ = [
+    "CANCELLED_ERROR_TEXT",
+    "NON_TERMINAL_STATUSES",
+    "TERMINAL_STATUSES",
+    "Column",
+    "Dashboard",
+    "Job",
+    "JobStatus",
+    "MappingType",
+    "Page",
+    "Parameter",
+    "ParameterMapping",
+    "ParameterType",
+    "Query",
+    "QueryResult",
+    "QueryRun",
+    "Widget",
+    "clean_job_error",
+    "job_failure_message",
+    "parse_list",
+    "raise_for_job",
+]
 
 #: Redash's text for a job cancelled through ``DELETE /api/jobs/<id>`` (it reports status 4, not 5).
 CANCELLED_ERROR_TEXT = "Query cancelled by user."
@@ -39,55 +98,54 @@ TERMINAL_STATUSES = frozenset({JobStatus.FINISHED, JobStatus.FAILED, JobStatus.C
 NON_TERMINAL_STATUSES = frozenset({JobStatus.QUEUED, JobStatus.STARTED})
 
 
-def _need(obj: Any, key: str, kind: type | tuple[type, ...], what: str) -> Any:
-    if not isinstance(obj, Mapping):
-        raise DashResponseError(f"Expected a JSON object for {what}, got {type(obj).__name__}")
-    if key not in obj:
-        raise DashResponseError(f"The server's {what} has no {key!r} field")
-    value = obj[key]
-    if not isinstance(value, kind) or (isinstance(value, bool) and bool not in _as_tuple(kind)):
-        raise DashResponseError(f"The server's {what} field {key!r} is {type(value).__name__}, not {_kind_name(kind)}")
-    return value
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _opt(obj: Mapping[str, Any], key: str, kind: type | tuple[type, ...], what: str, default: Any = None) -> Any:
-    value = obj.get(key, default)
-    if value is None:
-        return default
-    if not isinstance(value, kind) or (isinstance(value, bool) and bool not in _as_tuple(kind)):
-        raise DashResponseError(f"The server's {what} field {key!r} is {type(value).__name__}, not {_kind_name(kind)}")
-    return value
-
-
-def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
-    return kind if isinstance(kind, tuple) else (kind,)
-
-
-def _kind_name(kind: type | tuple[type, ...]) -> str:
-    return " or ".join(k.__name__ for k in _as_tuple(kind))
-
-
-def _obj(value: Any, what: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise DashResponseError(f"Expected a JSON object for {what}, got {type(value).__name__}")
-    return value
-
-
-@dataclass(frozen=True, slots=True)
-class Job:
+class Job(ServerModel):
     """One Redash job (``{"job": {...}}``).
 
     :ivar id: job id (a UUID string).
     :ivar status: the job's :class:`JobStatus`.
-    :ivar error: Redash's error text ("" when none).
+    :ivar error: Redash's error text ("" when none; any other value is its ``str()``).
     :ivar query_result_id: the result id once FINISHED, else ``None``.
+    :ivar updated_at: as sent: an ISO time for a running job, ``0`` otherwise (see :attr:`started_at`).
     """
 
-    id: str
+    object_name: ClassVar[str] = "job"
+
+    id: StrictStr
     status: JobStatus
-    error: str = ""
-    query_result_id: int | None = None
-    updated_at: str | int | None = None
+    error: Text = ""
+    query_result_id: StrictInt | None = None
+    updated_at: Any = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _result_under_its_old_name(cls, data: Any) -> Any:
+        # Redash also names the result id "result"; "query_result_id" wins when both are there.
+        if isinstance(data, Mapping) and data.get("query_result_id") is None and data.get("result") is not None:
+            result = data["result"]
+            if not _is_int(result):
+                raise server_error(wrong_type_text(cls.object_name, "result", result, "int"))
+            return {**data, "query_result_id": result}
+        return data
+
+    @field_validator("status", mode="before")
+    @classmethod
+    def _known_status(cls, value: Any, info: ValidationInfo) -> JobStatus:
+        if not _is_int(value):
+            raise wrong_type("int")
+        try:
+            return JobStatus(value)
+        except ValueError:
+            raise server_error(f"Job {info.data.get('id')} has unknown status {value!r}") from None
+
+    @model_validator(mode="after")
+    def _finished_names_its_result(self) -> Self:
+        if self.status is JobStatus.FINISHED and self.query_result_id is None:
+            raise server_error(f"Job {self.id} is finished but names no query_result_id")
+        return self
 
     @property
     def is_terminal(self) -> bool:
@@ -134,56 +192,79 @@ class Job:
 
         :raises DashResponseError: when the body is not a job.
         """
-        data = _obj(body, "job answer")
-        if "job" in data:
-            data = _obj(data["job"], "job")
-        job_id = _need(data, "id", str, "job")
-        raw_status = _need(data, "status", int, "job")
-        try:
-            status = JobStatus(raw_status)
-        except ValueError:
-            raise DashResponseError(f"Job {job_id} has unknown status {raw_status!r}") from None
-        result_id = _opt(data, "query_result_id", int, "job")
-        if result_id is None:
-            result_id = _opt(data, "result", int, "job")
-        if status is JobStatus.FINISHED and result_id is None:
-            raise DashResponseError(f"Job {job_id} is finished but names no query_result_id")
-        error = data.get("error") or ""
-        if not isinstance(error, str):
-            error = str(error)
-        return cls(
-            id=job_id,
-            status=status,
-            error=error,
-            query_result_id=result_id,
-            updated_at=data.get("updated_at"),
-        )
+        return cls.parse(unwrap(body, "job", "job answer"))
 
 
-@dataclass(frozen=True, slots=True)
-class Column:
+class Column(ServerModel):
     """One result column. ``type`` is ``None`` for text columns on a real server."""
 
+    object_name: ClassVar[str] = "column"
+
     name: str
-    friendly_name: str | None = None
-    type: str | None = None
+    friendly_name: StrOrNone = None
+    type: StrOrNone = None
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _name_as_text(cls, value: Any) -> str:
+        # Some data sources name columns by number.
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            raise wrong_type("str or int")
+        return str(value)
 
 
-@dataclass(frozen=True, slots=True)
-class QueryResult:
+def _seconds(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def _rows(value: Any) -> tuple[Mapping[str, Any], ...]:
+    # Rows are checked, not modelled: one pydantic object (or dict copy) per row would cost far
+    # more than the rest of the answer, and the checks read rows as the mappings they are.
+    if not isinstance(value, list | tuple):
+        raise wrong_type("list")
+    for row in value:
+        if type(row) is not dict and not isinstance(row, Mapping):
+            raise not_an_object("row", row)
+    return tuple(value)
+
+
+#: Seconds as a float; anything but a number is ``None`` (never an error).
+Seconds = Annotated[float | None, PlainValidator(_seconds)]
+#: The result's rows: a list of JSON objects, kept as they came.
+Rows = Annotated[tuple[Mapping[str, Any], ...], PlainValidator(_rows)]
+
+
+class QueryResult(ServerModel):
     """A stored query result (``{"query_result": {...}}``).
 
     :ivar rows: the rows as read-only mappings of column name to value.
     """
 
-    id: int
-    query_hash: str | None
-    query_text: str
-    data_source_id: int | None
-    runtime: float | None
-    retrieved_at: str | None
-    columns: tuple[Column, ...]
-    rows: tuple[Mapping[str, Any], ...] = field(repr=False)
+    object_name: ClassVar[str] = "query_result"
+
+    id: StrictInt
+    query_hash: StrictStr | None = None
+    query_text: StrictStr = Field("", validation_alias="query")
+    data_source_id: StrictInt | None = None
+    runtime: Seconds = None
+    retrieved_at: StrictStr | None = None
+    columns: tuple[Column, ...] = Field((), validation_alias=AliasPath("data", "columns"))
+    rows: Rows = Field((), validation_alias=AliasPath("data", "rows"), repr=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _data_is_an_object(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping) or "data" not in data:
+            return data
+        payload = data["data"]
+        if payload and not isinstance(payload, Mapping):
+            if _is_int(data.get("id")):
+                raise not_an_object("query_result data", payload)
+            payload = None  # no result at all: the id's own fault is the one to report
+        # No data (null, {}, or any false value) means no columns and no rows, as does a null inside.
+        return {**data, "data": {key: value for key, value in (payload or {}).items() if value is not None}}
 
     @property
     def row_count(self) -> int:
@@ -196,43 +277,16 @@ class QueryResult:
 
         :raises DashResponseError: when the body is not a query result.
         """
-        data = _obj(body, "query result answer")
-        if "query_result" in data:
-            data = _obj(data["query_result"], "query_result")
-        result_id = _need(data, "id", int, "query_result")
-        payload = _obj(data.get("data") or {}, "query_result data")
-        raw_columns = _opt(payload, "columns", list, "query_result data", [])
-        columns = []
-        for col in raw_columns:
-            col = _obj(col, "column")
-            columns.append(
-                Column(
-                    name=str(_need(col, "name", (str, int), "column")),
-                    friendly_name=col.get("friendly_name") if isinstance(col.get("friendly_name"), str) else None,
-                    type=col.get("type") if isinstance(col.get("type"), str) else None,
-                )
-            )
-        raw_rows = _opt(payload, "rows", list, "query_result data", [])
-        rows = tuple(_obj(r, "row") for r in raw_rows)
-        runtime = data.get("runtime")
-        return cls(
-            id=result_id,
-            query_hash=_opt(data, "query_hash", str, "query_result"),
-            query_text=_opt(data, "query", str, "query_result", ""),
-            data_source_id=_opt(data, "data_source_id", int, "query_result"),
-            runtime=float(runtime) if isinstance(runtime, (int, float)) and not isinstance(runtime, bool) else None,
-            retrieved_at=_opt(data, "retrieved_at", str, "query_result"),
-            columns=tuple(columns),
-            rows=rows,
-        )
+        return cls.parse(unwrap(body, "query_result", "query result answer"))
 
 
-@dataclass(frozen=True, slots=True)
-class QueryRun:
+class QueryRun(ServerModel):
     """What executing a query answered: either a cached result or a job to wait on.
 
     Exactly one of ``result`` and ``job`` is set.
     """
+
+    object_name: ClassVar[str] = "execution answer"
 
     result: QueryResult | None = None
     job: Job | None = None
@@ -261,300 +315,12 @@ class QueryRun:
 
         :raises DashResponseError: when the body holds neither ``query_result`` nor ``job``.
         """
-        data = _obj(body, "execution answer")
+        data = as_object(body, "execution answer")
         if "query_result" in data:
             return cls(result=QueryResult.from_json(data))
         if "job" in data:
             return cls(job=Job.from_json(data))
         raise DashResponseError("The execution answer holds neither 'query_result' nor 'job'")
-
-
-class ParameterType(enum.StrEnum):
-    """Redash parameter types."""
-
-    TEXT = "text"
-    NUMBER = "number"
-    ENUM = "enum"
-    QUERY = "query"
-    DATE = "date"
-    DATETIME_LOCAL = "datetime-local"
-    DATETIME_WITH_SECONDS = "datetime-with-seconds"
-    DATE_RANGE = "date-range"
-    DATETIME_RANGE = "datetime-range"
-    DATETIME_RANGE_WITH_SECONDS = "datetime-range-with-seconds"
-
-    @property
-    def is_range(self) -> bool:
-        """True for the three range types (values are ``{"start", "end"}``)."""
-        return self.value.endswith("-range") or self.value.endswith("-range-with-seconds")
-
-    @property
-    def is_date(self) -> bool:
-        """True for every date, datetime and range type."""
-        return self.value.startswith("date")
-
-
-@dataclass(frozen=True, slots=True)
-class Parameter:
-    """One parameter definition from a query's ``options.parameters``.
-
-    :ivar value: the saved default (may be a dynamic value such as ``"d_yesterday"``).
-    :ivar enum_options: allowed values for enum parameters (``enumOptions`` split on newlines).
-    :ivar multi_values: the ``multiValuesOptions`` mapping when the parameter allows several values.
-    """
-
-    name: str
-    type: ParameterType
-    title: str = ""
-    value: Any = None
-    enum_options: tuple[str, ...] = ()
-    query_id: int | None = None
-    multi_values: Mapping[str, Any] | None = None
-
-    @classmethod
-    def from_json(cls, body: Any) -> Parameter:
-        """Parse one entry of ``options.parameters``.
-
-        :raises DashResponseError: when the entry has no name or an unknown type.
-        """
-        data = _obj(body, "parameter definition")
-        name = _need(data, "name", str, "parameter definition")
-        raw_type = _opt(data, "type", str, "parameter definition", "text")
-        try:
-            ptype = ParameterType(raw_type)
-        except ValueError:
-            raise DashResponseError(f"Parameter {name!r} has unknown type {raw_type!r}") from None
-        raw_enum = data.get("enumOptions")
-        if isinstance(raw_enum, str):
-            enum_options = tuple(line.strip() for line in raw_enum.splitlines() if line.strip())
-        elif isinstance(raw_enum, list):
-            enum_options = tuple(str(v) for v in raw_enum)
-        else:
-            enum_options = ()
-        multi = data.get("multiValuesOptions")
-        return cls(
-            name=name,
-            type=ptype,
-            title=str(data.get("title") or ""),
-            value=data.get("value"),
-            enum_options=enum_options,
-            query_id=data.get("queryId") if isinstance(data.get("queryId"), int) else None,
-            multi_values=multi if isinstance(multi, Mapping) else None,
-        )
-
-
-def _parameters(options: Any, what: str) -> tuple[Parameter, ...]:
-    if not isinstance(options, Mapping):
-        return ()
-    raw = options.get("parameters") or []
-    if not isinstance(raw, list):
-        raise DashResponseError(f"The server's {what} options.parameters is not a list")
-    return tuple(Parameter.from_json(p) for p in raw)
-
-
-@dataclass(frozen=True, slots=True)
-class Query:
-    """A saved query. The query's own API key is deliberately not kept (it is a secret)."""
-
-    id: int
-    name: str
-    query_text: str
-    data_source_id: int | None
-    parameters: tuple[Parameter, ...] = ()
-    latest_query_data_id: int | None = None
-    is_archived: bool = False
-    is_draft: bool = False
-    is_safe: bool = True
-    version: int = 1
-    tags: tuple[str, ...] = ()
-    description: str | None = None
-
-    def parameter(self, name: str) -> Parameter | None:
-        """The definition named ``name``, or ``None``."""
-        for p in self.parameters:
-            if p.name == name:
-                return p
-        return None
-
-    @classmethod
-    def from_json(cls, body: Any) -> Query:
-        """Parse a query object.
-
-        :raises DashResponseError: when the body is not a query.
-        """
-        data = _obj(body, "query")
-        query_id = _need(data, "id", int, "query")
-        tags = data.get("tags") or []
-        return cls(
-            id=query_id,
-            name=_opt(data, "name", str, "query", ""),
-            query_text=_opt(data, "query", str, "query", ""),
-            data_source_id=_opt(data, "data_source_id", int, "query"),
-            parameters=_parameters(data.get("options"), f"query {query_id}"),
-            latest_query_data_id=_opt(data, "latest_query_data_id", int, "query"),
-            is_archived=bool(data.get("is_archived", False)),
-            is_draft=bool(data.get("is_draft", False)),
-            is_safe=bool(data.get("is_safe", True)),
-            version=_opt(data, "version", int, "query", 1),
-            tags=tuple(str(t) for t in tags) if isinstance(tags, list) else (),
-            description=_opt(data, "description", str, "query"),
-        )
-
-
-class MappingType(enum.StrEnum):
-    """Where a widget's parameter gets its value from."""
-
-    DASHBOARD_LEVEL = "dashboard-level"
-    WIDGET_LEVEL = "widget-level"
-    STATIC_VALUE = "static-value"
-
-
-@dataclass(frozen=True, slots=True)
-class ParameterMapping:
-    """One entry of a widget's ``options.parameterMappings``.
-
-    :ivar map_to: for dashboard-level mappings, the dashboard parameter's name.
-    :ivar value: for static values, the value; for widget-level, a value set on the widget (or None).
-    """
-
-    name: str
-    type: MappingType
-    map_to: str
-    value: Any = None
-    title: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Widget:
-    """A dashboard widget. Text widgets have ``query is None`` and their content in ``text``."""
-
-    id: int
-    text: str = ""
-    visualization_id: int | None = None
-    query: Query | None = None
-    parameter_mappings: tuple[ParameterMapping, ...] = ()
-
-    @property
-    def is_text(self) -> bool:
-        """True for a text-only widget."""
-        return self.query is None
-
-    @classmethod
-    def from_json(cls, body: Any) -> Widget:
-        """Parse a widget of a dashboard.
-
-        :raises DashResponseError: when the body is not a widget.
-        """
-        data = _obj(body, "widget")
-        widget_id = _need(data, "id", int, "widget")
-        vis = data.get("visualization")
-        query = None
-        vis_id = None
-        if vis is not None:
-            vis = _obj(vis, f"widget {widget_id} visualization")
-            vis_id = _opt(vis, "id", int, "visualization")
-            if vis.get("query") is not None:
-                query = Query.from_json(vis["query"])
-        options = data.get("options") or {}
-        mappings = []
-        raw_mappings = options.get("parameterMappings") if isinstance(options, Mapping) else None
-        if isinstance(raw_mappings, Mapping):
-            for key, raw in raw_mappings.items():
-                raw = _obj(raw, f"widget {widget_id} parameter mapping")
-                try:
-                    mtype = MappingType(str(raw.get("type")))
-                except ValueError:
-                    raise DashResponseError(
-                        f"Widget {widget_id} parameter {key!r} has unknown mapping type {raw.get('type')!r}"
-                    ) from None
-                mappings.append(
-                    ParameterMapping(
-                        name=str(raw.get("name") or key),
-                        type=mtype,
-                        map_to=str(raw.get("mapTo") or raw.get("name") or key),
-                        value=raw.get("value"),
-                        title=str(raw.get("title") or ""),
-                    )
-                )
-        text = data.get("text")
-        return cls(
-            id=widget_id,
-            text=text if isinstance(text, str) else "",
-            visualization_id=vis_id,
-            query=query,
-            parameter_mappings=tuple(mappings),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class Dashboard:
-    """A dashboard. ``widgets`` is empty in list answers (the server sends ``null`` there)."""
-
-    id: int
-    slug: str
-    name: str
-    version: int = 1
-    is_archived: bool = False
-    is_draft: bool = False
-    tags: tuple[str, ...] = ()
-    widgets: tuple[Widget, ...] = ()
-
-    @classmethod
-    def from_json(cls, body: Any) -> Dashboard:
-        """Parse a dashboard object.
-
-        :raises DashResponseError: when the body is not a dashboard.
-        """
-        data = _obj(body, "dashboard")
-        dashboard_id = _need(data, "id", int, "dashboard")
-        raw_widgets = data.get("widgets") or []
-        if not isinstance(raw_widgets, list):
-            raise DashResponseError(f"Dashboard {dashboard_id} widgets is not a list")
-        # The public docs say an array of arrays; real servers send a flat list. Accept both.
-        flat: list[Any] = []
-        for w in raw_widgets:
-            flat.extend(w if isinstance(w, list) else [w])
-        tags = data.get("tags") or []
-        return cls(
-            id=dashboard_id,
-            slug=_opt(data, "slug", str, "dashboard", ""),
-            name=_opt(data, "name", str, "dashboard", ""),
-            version=_opt(data, "version", int, "dashboard", 1),
-            is_archived=bool(data.get("is_archived", False)),
-            is_draft=bool(data.get("is_draft", False)),
-            tags=tuple(str(t) for t in tags) if isinstance(tags, list) else (),
-            widgets=tuple(Widget.from_json(w) for w in flat),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class Page:
-    """One page of a list answer ``{count, page, page_size, results}`` (results still raw)."""
-
-    count: int
-    page: int
-    page_size: int
-    results: tuple[Any, ...]
-
-    @classmethod
-    def from_json(cls, body: Any) -> Page:
-        """Parse a list envelope.
-
-        :raises DashResponseError: when the body is not a page.
-        """
-        data = _obj(body, "list answer")
-        results = _need(data, "results", list, "list answer")
-        return cls(
-            count=_opt(data, "count", int, "list answer", len(results)),
-            page=_opt(data, "page", int, "list answer", 1),
-            page_size=_opt(data, "page_size", int, "list answer", len(results)),
-            results=tuple(results),
-        )
-
-
-def parse_list(items: Sequence[Any], parse: Any) -> list[Any]:
-    """Parse each item of ``items`` with ``parse``; used for list answers."""
-    return [parse(item) for item in items]
 
 
 # --------------------------------------------------------------------------- the one text for a job that failed
