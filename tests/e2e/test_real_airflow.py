@@ -34,7 +34,7 @@ EXAMPLE_DAG_IDS = (
 DAG_ID = "example_dash_submit_and_sense"
 SENSOR = "wait_for_job"
 SLOW_QUERY_ID = 3
-JOB_TRIGGER = "airflow_provider_dash.triggers.dash.JobTrigger"
+JOB_TRIGGER = "airflow_provider_dash.triggers.redash.JobTrigger"
 
 
 @pytest.fixture(scope="module")
