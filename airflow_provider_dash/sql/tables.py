@@ -33,9 +33,9 @@ What counts (each rule has a test in ``tests/sql/``):
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_dash.sql.extraction import TableExtraction, TableRef
 from airflow_provider_dash.sql.placeholders import MaskedSql
 
 if TYPE_CHECKING:
@@ -52,53 +52,6 @@ _IMPLICIT_RECURSION = frozenset({"tsql", "fabric", "oracle", "snowflake"})
 _DUAL_DIALECTS = frozenset({"oracle", "mysql"})
 # Longest source excerpt quoted in an error or a warning.
 _EXCERPT = 60
-
-
-@dataclass(frozen=True)
-class TableRef:
-    """One table as the SQL names it, without quotes.
-
-    :param catalog: the catalog, project or database part, if written (``proj`` in ``proj.ds.t``).
-    :param schema: the schema or dataset part, if written.
-    :param name: the table's name.
-    """
-
-    catalog: str | None
-    schema: str | None
-    name: str
-
-    @property
-    def qualified(self) -> str:
-        """The parts that were written, unquoted, joined with dots: ``proj.dataset.events``."""
-        return ".".join(part for part in (self.catalog, self.schema, self.name) if part is not None)
-
-
-@dataclass(frozen=True)
-class TableExtraction:
-    """What :func:`extract_tables` found in one SQL text.
-
-    :param reads: tables read, de-duplicated, in order of first appearance.
-    :param writes: tables created, changed or dropped, likewise.
-    :param parameter_tables: table names made from a Redash parameter, with the placeholder as written
-        (``{{ table }}``, ``analytics.events_{{ day }}``), read or written.
-    :param warnings: statements the parser kept as opaque commands, whose tables are not listed.
-    :param error: the parser's message for the first statement that did not parse, else None.
-    :param error_line: 1-based line of that error in the SQL text, when the parser gives one.
-    :param error_column: 1-based column of that error, when the parser gives one.
-    """
-
-    reads: tuple[TableRef, ...] = ()
-    writes: tuple[TableRef, ...] = ()
-    parameter_tables: tuple[TableRef, ...] = ()
-    warnings: tuple[str, ...] = ()
-    error: str | None = None
-    error_line: int | None = None
-    error_column: int | None = None
-
-    @property
-    def ok(self) -> bool:
-        """True when every statement parsed."""
-        return self.error is None
 
 
 def extract_tables(sql: str, dialect: str | None = None) -> TableExtraction:
