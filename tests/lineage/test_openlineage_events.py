@@ -17,6 +17,7 @@ from airflow_provider_dash.operators.redash import RunQueryOperator
 from airflow_provider_dash.operators.redash_dashboard import RefreshDashboardOperator
 
 START = dt.datetime(2024, 1, 1)
+RESULT_OF_QUERY = "/api/queries/{query_id}/results/{query_result_id}.{filetype}"
 TOTALS = 5  # select region, count(*) as orders, sum(amount) as total from orders group by region ...
 
 
@@ -127,3 +128,78 @@ def test_dashboard_refresh_lists_every_query_dataset_once(
     redash = event["run"]["facets"]["redash"]
     assert redash["dashboardId"] == dashboard
     assert sorted(q["queryId"] for q in redash["queries"]) == sorted([first, second, third])
+
+
+def test_a_failed_run_still_names_the_tables_its_query_reads(
+    dash_emulator: Any, dash_conn_id: str, run_dag: Any, dag_id: str, openlineage_events: Any
+) -> None:
+    query_id = dash_emulator.add_query("broken", "select no_such_column from orders")
+    with _dag(dag_id) as dag:
+        RunQueryOperator(task_id="run", query_id=query_id, dash_conn_id=dash_conn_id)
+
+    assert run_dag(dag).state == "failed"
+
+    event = openlineage_events.of_task("run", "FAIL")
+    assert _names(event["inputs"]) == [("postgres://127.0.0.1:5433", "sampledb.public.orders")]
+    assert event["outputs"] == []
+
+
+def test_the_export_reads_the_query_result_and_writes_the_file(
+    dash_emulator: Any, dash_conn_id: str, run_dag: Any, dag_id: str, openlineage_events: Any, tmp_path: Any
+) -> None:
+    from airflow_provider_dash.operators.redash_export import ExportQueryResultOperator
+
+    target = tmp_path / "totals.csv"
+    with _dag(dag_id) as dag:
+        ExportQueryResultOperator(task_id="export", query_id=TOTALS, path=str(target), dash_conn_id=dash_conn_id)
+
+    assert run_dag(dag).state == "success"
+
+    event = openlineage_events.of_task("export")
+    netloc = dash_emulator.url.split("://", 1)[1]
+    assert _names(event["inputs"]) == [
+        ("postgres://127.0.0.1:5433", "sampledb.public.orders"),
+        (f"redash://{netloc}", f"queries/{TOTALS}"),
+    ]
+    (output,) = event["outputs"]
+    assert (output["namespace"], output["name"]) == ("file", str(target))
+    assert output["outputFacets"]["outputStatistics"]["rowCount"] == 4
+    assert output["outputFacets"]["outputStatistics"]["size"] == target.stat().st_size
+
+
+def test_a_gate_reports_the_result_it_judged_without_fetching_it_again(
+    dash_emulator: Any, dash_conn_id: str, run_dag: Any, dag_id: str, openlineage_events: Any
+) -> None:
+    from airflow_provider_dash.operators.redash_checks import QueryCheckOperator
+
+    with _dag(dag_id) as dag:
+        QueryCheckOperator(task_id="gate", query_id=TOTALS, min_rows=1, dash_conn_id=dash_conn_id)
+
+    result = run_dag(dag)
+
+    assert result.state == "success"
+    (output,) = openlineage_events.of_task("gate")["outputs"]
+    assert output["facets"]["version"]["datasetVersion"] == str(result.xcom("gate"))
+    result_reads = sum(
+        n
+        for (route, method, _), n in dash_emulator.counters.request_table().items()
+        if method == "GET" and route in ("/api/query_results/{query_result_id}", RESULT_OF_QUERY)
+    )
+    assert result_reads == 1
+
+
+def test_the_result_sensor_reports_the_result_that_passed(
+    dash_emulator: Any, dash_conn_id: str, run_dag: Any, dag_id: str, openlineage_events: Any
+) -> None:
+    from airflow_provider_dash.sensors.redash_checks import QueryResultSensor
+
+    with _dag(dag_id) as dag:
+        QueryResultSensor(task_id="sense", query_id=TOTALS, condition={"min_rows": 1}, dash_conn_id=dash_conn_id)
+
+    result = run_dag(dag)
+
+    assert result.state == "success"
+    event = openlineage_events.of_task("sense")
+    (output,) = event["outputs"]
+    assert output["facets"]["version"]["datasetVersion"] == str(result.xcom("sense"))
+    assert event["run"]["facets"]["redash"]["queryResultId"] == result.xcom("sense")
