@@ -15,7 +15,8 @@ The trigger writes the new id there *before* it yields the event, so a restarted
 fires again for a result it already announced (a crash between the write and the event reaching
 the database loses that one event instead: never a duplicate). On start it reads the stored id;
 a result that came while the triggerer was down is then announced once. Without a store (an Airflow
-before 3.3, or the trigger run outside a watcher) the first result seen is the baseline.
+before 3.3, the trigger run outside a watcher, or one trigger watching several assets, whose store
+needs an asset named) the first result seen is the baseline, and a warning says so.
 
 **Failures.** Each poll already retries transient errors (the connection's ``retries``). A poll
 that still fails is logged and the next one is tried after the interval; after
