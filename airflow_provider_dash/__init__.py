@@ -45,11 +45,20 @@ _UI_FIELD_BEHAVIOUR: dict[str, Any] = {
 }
 
 
+_ASSETS = "airflow_provider_dash.lineage.redash_assets"
+_REDASH_ASSET_URI: dict[str, Any] = {
+    "schemes": ["redash"],
+    "handler": f"{_ASSETS}.sanitize_uri",
+    "factory": f"{_ASSETS}.create_asset",
+    "to_openlineage_converter": f"{_ASSETS}.convert_asset_to_openlineage",
+}
+
+
 def get_provider_info() -> dict[str, Any]:
     """Describe the provider to Airflow's providers manager.
 
     :return: the provider metadata dict (package, versions, connection type and its form, hooks,
-        operators, sensors, triggers and extra links).
+        operators, sensors, triggers, the ``redash`` asset URI scheme and extra links).
     """
     return {
         "package-name": "airflow-provider-dash",
@@ -92,9 +101,16 @@ def get_provider_info() -> dict[str, Any]:
         "triggers": [
             {
                 "integration-name": "Redash",
-                "python-modules": ["airflow_provider_dash.triggers.redash"],
+                "python-modules": [
+                    "airflow_provider_dash.triggers.redash",
+                    "airflow_provider_dash.triggers.redash_assets",
+                ],
             }
         ],
+        # redash://host[:port]/[org/]queries/<id> and .../dashboards/<id>: normalised, built from
+        # keyword arguments, and mapped to the OpenLineage dataset the operators emit for it.
+        "asset-uris": [_REDASH_ASSET_URI],
+        "dataset-uris": [_REDASH_ASSET_URI],
         "connection-types": [
             {
                 "connection-type": "dash",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,10 @@ EXPECTED: dict[str, tuple[dict[str, str], set[tuple[str, str]]]] = {
     "example_dash_submit_and_sense": (
         {"submit": "RunQueryOperator", "wait_for_job": "JobSensor", "count_rows": "_PythonDecoratedOperator"},
         {("submit", "wait_for_job"), ("wait_for_job", "count_rows")},
+    ),
+    "example_dash_export_on_refresh": (
+        {"export_finance": "ExportQueryResultOperator"},
+        set(),
     ),
     "example_dash_quality_gate": (
         {
@@ -54,7 +59,11 @@ DEFERRABLE_TASKS = {
 
 @pytest.fixture(scope="module")
 def dagbag() -> Any:
-    """The example DAGs, parsed with every outgoing network connection refused."""
+    """The example DAGs, parsed with every outgoing network connection refused.
+
+    ``dash_default`` is defined (no server behind it): the asset example reads it at parse to name
+    the server in its asset's URI.
+    """
     from airflow.dag_processing.dagbag import DagBag
 
     def no_network(self: socket.socket, address: Any) -> None:
@@ -63,6 +72,10 @@ def dagbag() -> Any:
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(socket.socket, "connect", no_network)
         mp.setattr(socket.socket, "connect_ex", no_network)
+        mp.setenv(
+            "AIRFLOW_CONN_DASH_DEFAULT",
+            json.dumps({"conn_type": "dash", "host": "https://redash.example.com", "password": "k"}),
+        )
         return DagBag(dag_folder=EXAMPLE_DAGS, safe_mode=False)
 
 
@@ -129,3 +142,22 @@ def test_dashboard_parameters_render_from_the_dag_params(dagbag: Any) -> None:
     assert task.render_template(task.dashboard, context) == "sales-overview"
     rendered = task.render_template(task.parameters, context)
     assert rendered == {"region": "west", "period": {"start": "2024-01-31", "end": "2024-03-01"}}
+
+
+def test_export_on_refresh_is_scheduled_on_the_watched_finance_asset(dagbag: Any) -> None:
+    dag = dagbag.dags["example_dash_export_on_refresh"]
+    (asset,) = dag.timetable.asset_condition.objects
+    (watcher,) = asset.watchers
+    assert (asset.name, asset.uri) == ("finance_totals", "redash://redash.example.com/queries/5")
+    assert watcher.trigger.serialize()[1]["query_id"] == 5
+
+
+def test_export_on_refresh_exports_the_result_the_event_carries(dagbag: Any) -> None:
+    from types import SimpleNamespace
+
+    task = dagbag.dags["example_dash_export_on_refresh"].get_task("export_finance")
+    events = [SimpleNamespace(extra={"from_trigger": True, "payload": {"query_result_id": n}}) for n in (73, 74)]
+    context = {"triggering_asset_events": {"finance_totals": events}}
+
+    assert task.render_template(task.query_result_id, context) == "74"
+    assert task.render_template(task.path, context).endswith("/finance_74.csv")

@@ -145,6 +145,7 @@ EDIT_DASHBOARD = _route("POST", "api/dashboards/{dashboard_id}")
 ARCHIVE_DASHBOARD = _route("DELETE", "api/dashboards/{dashboard_id}")
 SESSION = _route("GET", "api/session")
 LIST_DATA_SOURCES = _route("GET", "api/data_sources")
+GET_DATA_SOURCE = _route("GET", "api/data_sources/{data_source_id}")
 
 DOWNLOAD_FORMATS = ("csv", "json", "tsv", "xlsx")
 
@@ -340,6 +341,12 @@ def session_request() -> Request:
 def list_data_sources_request() -> Request:
     """GET every data source."""
     return LIST_DATA_SOURCES.request("data sources")
+
+
+def get_data_source_request(data_source_id: int) -> Request:
+    """GET one data source (its ``options`` only for an admin's key)."""
+    dsid = _id(data_source_id, "data_source_id")
+    return GET_DATA_SOURCE.request(f"data source {dsid}", data_source_id=dsid)
 
 
 def for_retry(request: Request, first_attempt_at: float, now: float | None = None) -> Request:

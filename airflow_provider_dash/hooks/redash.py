@@ -27,6 +27,7 @@ from airflow_provider_dash.hooks._redash_results import RedashResults
 from airflow_provider_dash.hooks._redash_routes import Request
 from airflow_provider_dash.hooks._redash_transport import MAX_PAGE_SIZE
 from airflow_provider_dash.models.redash import Dashboard, Job, Query, QueryResult, QueryRun
+from airflow_provider_dash.models.redash_data_sources import DataSource
 from airflow_provider_dash.polling import DEFAULT_POLL_INTERVAL
 
 
@@ -309,6 +310,14 @@ class DashHook(RedashResults, RedashJobs):
         if not isinstance(body, list):
             raise DashResponseError(f"/api/data_sources answered {type(body).__name__}, not a list")
         return body
+
+    def get_data_source(self, data_source_id: int) -> DataSource:
+        """One data source; its ``options`` are ``None`` unless the key is an admin's.
+
+        :raises DashAuthError: for a key that may not read it (a query key).
+        :raises DashResponseError: when the answer is not a data source.
+        """
+        return DataSource.from_json(self._json(_routes.get_data_source_request(data_source_id)))
 
     def test_connection(self) -> tuple[bool, str]:
         """Check the connection for Airflow's "Test" button, without retries (a UI should answer fast).

@@ -1,4 +1,4 @@
-"""DashAsyncClient: the small async Redash client the triggers need (httpx): get_job and cancel_job.
+"""DashAsyncClient: the small async Redash client the triggers need (httpx): get_job, cancel_job, get_query.
 
 Routes, error mapping, the retry predicate and waits are shared with the sync hook;
 only the transport differs. Nothing here blocks the event loop: the connection is read
@@ -21,7 +21,7 @@ from airflow_provider_dash.hooks import _redash_errors as _errors
 from airflow_provider_dash.hooks import _redash_routes as _routes
 from airflow_provider_dash.hooks._redash_config import ConnectionConfig, config_from_connection
 from airflow_provider_dash.hooks._redash_routes import Request
-from airflow_provider_dash.models.redash import Job
+from airflow_provider_dash.models.redash import Job, Query
 from airflow_provider_dash.polling import PollSchedule, deadline_after, is_past
 from airflow_provider_dash.shared_http import MAX_CONCURRENT_REQUESTS  # noqa: F401 - re-exported
 
@@ -196,6 +196,15 @@ class DashAsyncClient:
         if error is not None:
             raise error
         return response, body
+
+    async def get_query(self, query_id: int) -> Query:
+        """A saved query as it is now (``latest_query_data_id`` moves on every refresh without parameters).
+
+        :raises DashNotFoundError: when the query does not exist.
+        :raises DashAuthError: when the key cannot read it.
+        """
+        _, body = await self._send(_routes.get_query_request(query_id), want_json=True)
+        return Query.from_json(body)
 
     async def get_job(self, job_id: str, query_id: int | None = None) -> Job:
         """A job's current state (query-scoped route when the query id is known).

@@ -30,6 +30,7 @@ from airflow_provider_dash.exceptions import (
     DashJobNotFoundError,
     DashTimeoutError,
 )
+from airflow_provider_dash.lineage.redash_tasks import RedashLineageMixin
 from airflow_provider_dash.links import (
     QUERY_URL_KEY,
     RedashQueryLink,
@@ -97,8 +98,8 @@ class _StoredJob:
             self._store.delete(STORED_JOB_KEY)
 
 
-class RedashWaitingOperator(BaseOperator):
-    """What every Redash operator that runs queries takes for waiting and cancelling, and its hook.
+class RedashWaitingOperator(RedashLineageMixin, BaseOperator):
+    """What every Redash operator that runs queries takes for waiting and cancelling, its hook and its lineage.
 
     :param wait_for_completion: wait for the jobs (else return once submitted).
     :param deferrable: wait in the triggerer (default ``[operators] default_deferrable``).
@@ -209,11 +210,15 @@ class RunQueryOperator(RedashWaitingOperator):
         self._job_id: str | None = None
         self._job_query_id: int | None = None
         self._job_owned = False
+        self._lineage_job_id: str | None = None  # the run's job, for its lineage (None: a cached answer)
 
     def execute(self, context: Context) -> Any:
         """Execute the query (or reattach to the previous try's job), wait as configured, then :meth:`_on_result`."""
         result_id = self._run_query(context)
-        return None if result_id is None else self._on_result(context, result_id)
+        if result_id is None:
+            return None
+        self._lineage_record(context, as_id(self.query_id), self._lineage_job_id, result_id)
+        return self._on_result(context, result_id)
 
     def _on_result(self, context: Context, result_id: int) -> Any:
         """What to do with the finished run's result; the task's return value (XCom ``return_value``).
@@ -235,6 +240,7 @@ class RunQueryOperator(RedashWaitingOperator):
         job = self._reattach(hook, stored, query_id)
         if job is not None and job.succeeded:
             context["ti"].xcom_push(key=JOB_ID_KEY, value=job.id)
+            self._lineage_job_id = job.id
             stored.clear()
             return job.query_result_id
         if job is None:
@@ -258,6 +264,7 @@ class RunQueryOperator(RedashWaitingOperator):
 
         context["ti"].xcom_push(key=JOB_ID_KEY, value=job.id)
         self._job_id, self._job_query_id, self._job_owned = job.id, query_id, owned
+        self._lineage_job_id = job.id
         if not owned:
             self.log.info(
                 "Job %s was already running when this task submitted query %s (started %s, server time, before "
@@ -375,6 +382,7 @@ class RunQueryOperator(RedashWaitingOperator):
         _StoredJob(context, self.log).clear()
         result_id = outcomes.result_id(job_id)
         assert result_id is not None  # raise_for_failures raised otherwise
+        self._lineage_record(context, query_id, job_id, result_id)
         return self._on_result(context, result_id)
 
     def _cancel_after_timeout(self, job_id: str, query_id: int, owned: bool) -> str:

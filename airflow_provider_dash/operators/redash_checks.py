@@ -58,7 +58,7 @@ class _QueryGateOperator(RunQueryOperator):
         context["ti"].xcom_push(key=QUERY_RESULT_ID_KEY, value=result_id)
         hook = self._get_hook()
         query_id = as_id(self.query_id)
-        result = hook.get_query_result(result_id, query_id)
+        result = self._lineage_result(query_id, result_id)  # kept for the lineage: fetched once
         failures = self._evaluate(result)
         if not failures:
             self.log.info(

@@ -188,6 +188,7 @@ class RefreshDashboardOperator(RedashWaitingOperator):
         )
         deadline, limit = wait_deadline(context, self.timeout, self.execution_timeout)
         self._state = {
+            "dashboard_id": dashboard.id,
             "runs": [{**run, "error": None} for run in runs],
             "queue": list(range(len(runs))),
             "in_flight": {},
@@ -235,8 +236,10 @@ class RefreshDashboardOperator(RedashWaitingOperator):
             job = answer.job
             if job.id in state["in_flight"]:
                 state["in_flight"][job.id].append(index)
+                run["job_id"] = job.id
                 continue
             state["in_flight"][job.id] = [index]
+            run["job_id"] = job.id
             if answer.shared is not True:
                 state["owned"].append(job.id)
             else:
@@ -378,6 +381,7 @@ class RefreshDashboardOperator(RedashWaitingOperator):
         if failed:
             lines = "\n".join(f"- query {r['query_id']} (widgets {_ids(r)}): {r['error']}" for r in failed)
             raise DashError(f"{len(failed)} of {len(state['runs'])} dashboard queries failed:\n{lines}")
+        self._lineage_record_refresh(context, state["dashboard_id"], state["runs"])
         return [
             {
                 "query_id": r["query_id"],
@@ -387,6 +391,10 @@ class RefreshDashboardOperator(RedashWaitingOperator):
             }
             for r in state["runs"]
         ]
+
+    def _lineage_query_ids(self) -> list[int]:
+        """The dashboard's queries, once collected (a failure before that has no inputs to name)."""
+        return [int(r["query_id"]) for r in (self._state or {}).get("runs", [])]
 
     def on_kill(self) -> None:
         """Cancel the in-flight jobs this task started (worker wait), unless ``cancel_on_kill`` is False."""

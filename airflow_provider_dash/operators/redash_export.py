@@ -19,6 +19,7 @@ from airflow_provider_dash.hooks._redash_routes import check_download_format
 from airflow_provider_dash.operators.redash import RunQueryOperator
 
 if TYPE_CHECKING:
+    from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context, ObjectStoragePath
 
 
@@ -124,7 +125,21 @@ class ExportQueryResultOperator(RunQueryOperator):
         self.log.info(
             "Exported query result %s to %s: %s, %s rows, %d bytes", result_id, shown, self.file_format, rows, written
         )
-        return {"path": shown, "format": self.file_format, "rows": rows, "bytes": written, "query_result_id": result_id}
+        done = {"path": shown, "format": self.file_format, "rows": rows, "bytes": written, "query_result_id": result_id}
+        self._lineage()["written"] = done
+        return done
+
+    def _openlineage(self, failed: bool) -> OperatorLineage:
+        """Inputs: the query result (and the tables the query reads, when the export ran it); output: the file."""
+        from airflow_provider_dash.lineage.redash import QueryRunFacts, export_lineage
+
+        state = self._lineage()
+        given = self._result_id(self.query_result_id)
+        query_id = self._query_id()
+        run = QueryRunFacts(*state["runs"][-1]) if state["runs"] else None
+        if run is None and query_id is not None:
+            run = QueryRunFacts(query_id, None, given)
+        return export_lineage(self._get_hook(), run=run, ran_query=given is None, written=state.get("written"))
 
     def _target(self) -> str | ObjectStoragePath:
         path = os.fspath(self.path)

@@ -21,6 +21,7 @@ from airflow_provider_dash.checks import CheckSpec
 from airflow_provider_dash.defaults import default_deferrable
 from airflow_provider_dash.events import read_job_event
 from airflow_provider_dash.exceptions import DashConfigError, DashError
+from airflow_provider_dash.lineage.redash_tasks import RedashLineageMixin
 from airflow_provider_dash.links import QUERY_URL_KEY, RedashQueryLink, query_page_url
 from airflow_provider_dash.models import QueryResult
 from airflow_provider_dash.models.redash import raise_for_job
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 Condition = Callable[[QueryResult], bool]
 
 
-class QueryResultSensor(BaseSensorOperator):
+class QueryResultSensor(RedashLineageMixin, BaseSensorOperator):
     """Re-run a saved query every poke until its result passes ``condition``; return that result's id.
 
     Each poke submits a run (``max_age=0`` by default, so the data is read afresh), waits for it
@@ -125,7 +126,7 @@ class QueryResultSensor(BaseSensorOperator):
 
     def _passes(self, query_id: int, result_id: int) -> bool:
         """Fetch result ``result_id`` and judge it with ``condition``."""
-        result = self._get_hook().get_query_result(result_id, query_id)
+        result = self._lineage_result(query_id, result_id)  # kept for the lineage: fetched once
         if isinstance(self.condition, CheckSpec):
             failures = self.condition.evaluate(result)
         else:
@@ -177,6 +178,8 @@ class QueryResultSensor(BaseSensorOperator):
             result_id = done.query_result_id
             assert result_id is not None
         passed = self._passes(query_id, result_id)
+        if passed:
+            self._lineage_record(context, query_id, job.id if job is not None else None, result_id)
         return PokeReturnValue(is_done=passed, xcom_value=result_id if passed else None)
 
     def on_kill(self) -> None:
@@ -233,10 +236,13 @@ class QueryResultSensor(BaseSensorOperator):
                     method_name="execute_complete",
                 )
         assert result_id is not None
-        return self._after_result(context, query_id, result_id, deadline)
+        return self._after_result(context, query_id, result_id, deadline, job.id if job is not None else None)
 
-    def _after_result(self, context: Context, query_id: int, result_id: int, deadline: float | None) -> int:
+    def _after_result(
+        self, context: Context, query_id: int, result_id: int, deadline: float | None, job_id: str | None
+    ) -> int:
         if self._passes(query_id, result_id):
+            self._lineage_record(context, query_id, job_id, result_id)
             return result_id
         if deadline is not None and is_past(deadline - self.poke_interval):
             self._timeout(
@@ -276,4 +282,4 @@ class QueryResultSensor(BaseSensorOperator):
             self._fail(error)
         result_id = outcomes.result_id(job_id)
         assert result_id is not None
-        return self._after_result(context, query_id, result_id, self._deadline(context))
+        return self._after_result(context, query_id, result_id, self._deadline(context), job_id)

@@ -425,6 +425,11 @@ class AirflowCluster:
         answer = self._get_json(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances")
         return None if answer is None else list(answer["task_instances"])
 
+    def dag_runs(self, dag_id: str) -> list[dict[str, Any]] | None:
+        """Every run of ``dag_id``, or ``None`` when the API server does not answer."""
+        answer = self._get_json(f"/dags/{dag_id}/dagRuns")
+        return None if answer is None else list(answer["dag_runs"])
+
     def dag_run_state(self, dag_id: str, run_id: str) -> str | None:
         """The state of one run (``queued``, ``running``, ``success``, ``failed``) or ``None``."""
         answer = self._get_json(f"/dags/{dag_id}/dagRuns/{run_id}")

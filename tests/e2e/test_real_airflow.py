@@ -5,7 +5,8 @@ What only a real deployment proves: the DAG files parse in the dag-processor, th
 LocalExecutor workers, ``JobTrigger`` serialises, is imported and run by the triggerer process
 (whose connection lookup goes through Airflow's async API), and the task resumes in a worker with
 the trigger's event. The second test crashes the triggerer while a task is deferred and checks that
-a restarted triggerer finishes the job.
+a restarted triggerer finishes the job. The third schedules a DAG on a Redash query's asset, watched
+by ``QueryRefreshedTrigger`` in the triggerer, and lets the emulator's own scheduler refresh the query.
 
 One cluster serves both tests (starting Airflow is most of the cost). Every process is stopped at
 the end, and on failure the tail of every component's log is printed.
@@ -21,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from .airflow_cluster import AirflowCluster, TaskRunObservation
+from .airflow_cluster import AirflowCluster, TaskRunObservation, poll_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -30,11 +31,15 @@ EXAMPLE_DAG_IDS = (
     "example_dash_scheduled_refresh",
     "example_dash_refresh_dashboard",
     "example_dash_submit_and_sense",
+    "example_dash_export_on_refresh",
 )
 DAG_ID = "example_dash_submit_and_sense"
 SENSOR = "wait_for_job"
 SLOW_QUERY_ID = 3
 JOB_TRIGGER = "airflow_provider_dash.triggers.redash.JobTrigger"
+FINANCE_DAG = "example_dash_export_on_refresh"
+#: Redash refreshes the finance query every emulated hour; the test moves the emulator's clock.
+FINANCE_SCHEDULE = 3600
 
 
 @pytest.fixture(scope="module")
@@ -47,11 +52,27 @@ def emulator() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="module")
-def cluster(emulator: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowCluster]:
+def finance_query(emulator: Any) -> int:
+    """A finance query with a result, scheduled in Redash (not due before the test moves the clock)."""
+    query_id = int(emulator.add_query("finance totals", "select region, sum(amount) as total from orders group by 1"))
+    emulator.seed_result(query_id)
+    emulator.objects.queries[query_id].schedule = {"interval": FINANCE_SCHEDULE}
+    return query_id
+
+
+@pytest.fixture(scope="module")
+def cluster(emulator: Any, finance_query: int, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowCluster]:
     """A running Airflow whose ``dash_default`` connection points at the emulator."""
     home = tmp_path_factory.mktemp("airflow-home")
     conn = {"conn_type": "dash", "host": emulator.url, "password": emulator.user_key}
-    env = {"AIRFLOW_CONN_DASH_DEFAULT": json.dumps(conn), "DASH_EXAMPLE_EXPORT_DIR": str(home / "exports")}
+    env = {
+        "AIRFLOW_CONN_DASH_DEFAULT": json.dumps(conn),
+        "DASH_EXAMPLE_EXPORT_DIR": str(home / "exports"),
+        "DASH_EXAMPLE_FINANCE_QUERY_ID": str(finance_query),
+        "DASH_EXAMPLE_WATCH_INTERVAL": "1",
+        # An asset's watchers start when the file is parsed after its DAG is unpaused: parse often.
+        "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "5",
+    }
     with AirflowCluster(home, EXAMPLE_DAGS, extra_env=env) as running:
         try:
             running.migrate()
@@ -162,3 +183,73 @@ def test_task_deferred_when_the_triggerer_crashes_succeeds_after_a_restart(
     assert "success" in fired["result"]
     # The restarted triggerer is a healthy member of the cluster again.
     cluster.wait_until_healthy(timeout=30, triggerer_heartbeat_after=crash["killed_at"])
+
+
+def _watcher_polls(emulator: Any) -> int:
+    # Nothing else reads saved queries while this test runs: the export reads results only.
+    return int(emulator.counters.requests(route="/api/queries/{query_id}", method="GET"))
+
+
+def _wait_for_polls(cluster: AirflowCluster, emulator: Any, polls: int, what: str, timeout: float = 90) -> None:
+    start = _watcher_polls(emulator)
+    poll_until(
+        lambda: True if _watcher_polls(emulator) >= start + polls else None,
+        timeout=timeout,
+        interval=0.2,
+        what=what,
+        on_tick=cluster.check_alive,
+    )
+
+
+def _finished_runs(cluster: AirflowCluster, count: int, timeout: float = 150) -> list[dict[str, Any]]:
+    """Wait until ``count`` runs of the finance DAG have finished; fail on a failed one."""
+
+    def finished() -> list[dict[str, Any]] | None:
+        runs = cluster.dag_runs(FINANCE_DAG) or []
+        assert all(r["state"] != "failed" for r in runs), runs
+        done = [r for r in runs if r["state"] == "success"]
+        return done if len(done) >= count else None
+
+    return poll_until(finished, timeout=timeout, what=f"{count} run(s) of {FINANCE_DAG}", on_tick=cluster.check_alive)
+
+
+def _refreshed_by_redash(emulator: Any, query_id: int) -> int:
+    """Move the emulator's clock past the schedule and wait for Redash's own scheduler to refresh the query."""
+    before = emulator.objects.queries[query_id].latest_query_data_id
+
+    def refreshed() -> int | None:
+        now = emulator.objects.queries[query_id].latest_query_data_id
+        return now if now != before else None
+
+    emulator.clock.advance(FINANCE_SCHEDULE)
+    return poll_until(refreshed, timeout=30, interval=0.05, what=f"Redash's scheduler to refresh query {query_id}")
+
+
+@pytest.mark.usefixtures("report_logs_on_failure")
+def test_dag_on_a_watched_redash_asset_runs_once_per_refresh_by_redash_and_survives_a_triggerer_restart(
+    cluster: AirflowCluster, emulator: Any, finance_query: int
+) -> None:
+    exports = cluster.home / "exports"
+    cluster.unpause(FINANCE_DAG)
+    _wait_for_polls(cluster, emulator, 3, "the asset watcher to poll the finance query")
+    assert cluster.dag_runs(FINANCE_DAG) == [], "an event for the result that was there at start-up"
+
+    first = _refreshed_by_redash(emulator, finance_query)
+    _finished_runs(cluster, 1)
+    _wait_for_polls(cluster, emulator, 3, "more polls after the first run")
+    assert len(cluster.dag_runs(FINANCE_DAG) or []) == 1, "a second run without a second refresh"
+    assert (exports / f"finance_{first}.csv").is_file()
+
+    # Redash refreshes the query while no triggerer runs: the restarted watcher announces it once.
+    cluster.kill("triggerer")
+    killed_at = time.time()
+    second = _refreshed_by_redash(emulator, finance_query)
+    cluster.start("triggerer")
+    cluster.wait_until_healthy(timeout=60, triggerer_heartbeat_after=killed_at)
+    _finished_runs(cluster, 2)
+    _wait_for_polls(cluster, emulator, 3, "more polls after the restarted watcher's run")
+
+    assert len(cluster.dag_runs(FINANCE_DAG) or []) == 2, cluster.dag_runs(FINANCE_DAG)
+    assert sorted(p.name for p in exports.glob("finance_*.csv")) == sorted(
+        [f"finance_{first}.csv", f"finance_{second}.csv"]
+    )
