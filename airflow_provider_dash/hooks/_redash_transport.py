@@ -24,9 +24,15 @@ from airflow_provider_dash.models.redash import Page, Query
 if TYPE_CHECKING:
     import requests
 
+    from airflow_provider_dash.pool import BoundedPool
+
 #: Redash's largest page size: fewest round trips when listing everything.
 MAX_PAGE_SIZE = 250
 
+#: Pages of a list fetched ahead of the reader when listing through a pool.
+PAGES_AHEAD = 2
+#: Connections requests keeps per host by default.
+_REQUESTS_POOL_SIZE = 10
 
 _LOG = logging.getLogger("airflow_provider_dash.hooks.redash_client")
 
@@ -58,6 +64,7 @@ class RedashTransport:
         super().__init__()
         self._config: ConnectionConfig | None = config
         self._session: requests.Session | None = None
+        self._pool_connections = _REQUESTS_POOL_SIZE
         self._queries: dict[int, Query] = {}
         # Set once Redash refused this key a cancel (a query key): later cancels send nothing.
         self._cancel_refusal: str | None = None
@@ -113,6 +120,7 @@ class RedashTransport:
         if self._session is not None:
             self._session.close()
             self._session = None
+            self._pool_connections = _REQUESTS_POOL_SIZE
 
     def __enter__(self) -> Self:
         return self
@@ -233,6 +241,53 @@ class RedashTransport:
             if number > 1 and _errors.is_page_out_of_range(error):
                 return None
             raise
+
+    def _pages_concurrently(
+        self, build: Callable[[int, int], Request], page_size: int, pool: BoundedPool | None
+    ) -> Iterator[Any]:
+        """Yield every item of a paginated list like :meth:`_pages`, fetching pages 2.. through ``pool``.
+
+        The first page tells how many pages there are; the others are fetched at most
+        :data:`PAGES_AHEAD` ahead of the reader (a page holds up to 250 objects), in order. A list
+        that grew meanwhile is read on page by page.
+        """
+        if pool is None or pool.workers == 1:
+            yield from self._pages(build, page_size)
+            return
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise DashConfigError(f"page_size must be between 1 and {MAX_PAGE_SIZE}, got {page_size!r}")
+        self.ensure_connections(pool.workers)
+        first = self._page(build, 1, page_size)
+        assert first is not None  # page 1 is never out of range
+        yield from first.results
+        if len(first.results) < page_size or page_size >= first.count:
+            return
+        last_number = -(-first.count // page_size)
+        last: Page | None = first
+        for last in pool.map_ordered(
+            lambda number: self._page(build, number, page_size), range(2, last_number + 1), window=PAGES_AHEAD
+        ):
+            if last is None:
+                return
+            yield from last.results
+        if last is not None and len(last.results) >= page_size:
+            yield from self._pages(build, page_size, start=last_number + 1)
+
+    def ensure_connections(self, count: int) -> None:
+        """Keep up to ``count`` connections open for calls made from that many threads at once.
+
+        Call it from one thread before the calls start (the session is made here if needed).
+        """
+        session = self.get_conn()
+        if count <= self._pool_connections:
+            return
+        from requests.adapters import HTTPAdapter
+
+        # No retries in the adapter: the shared retry policy retries every call.
+        adapter = HTTPAdapter(pool_connections=count, pool_maxsize=count, max_retries=0)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        self._pool_connections = count
 
     def _job_query_id(self, query_id: int | None) -> int | None:
         return query_id if query_id is not None else self.config.query_id

@@ -1,7 +1,7 @@
 """RedashClient: the sync client for Redash-compatible servers (requests + tenacity), without Airflow.
 
 It joins the transport (:mod:`._redash_transport`), jobs (:mod:`._redash_jobs`), results
-(:mod:`._redash_results`) and adds the
+(:mod:`._redash_results`) and the objects the tools need (:mod:`._redash_objects`) and adds the
 Redash workflows: queries (with parameter filling), execution (with the shared-job rule),
 dashboards, the server, and ``test_connection``. Importing it imports no Airflow, so a command
 line can use it; :class:`~airflow_provider_dash.hooks.redash.DashHook` is the same client reading
@@ -30,6 +30,7 @@ from airflow_provider_dash.hooks import _redash_routes as _routes
 from airflow_provider_dash.hooks._redash_cancel import job_is_shared
 from airflow_provider_dash.hooks._redash_config import DEFAULT_RETRIES, DEFAULT_TIMEOUT, config_from_url
 from airflow_provider_dash.hooks._redash_jobs import RedashJobs
+from airflow_provider_dash.hooks._redash_objects import RedashObjects
 from airflow_provider_dash.hooks._redash_parameters import resolve_parameters
 from airflow_provider_dash.hooks._redash_results import RedashResults
 from airflow_provider_dash.hooks._redash_routes import Request
@@ -38,7 +39,7 @@ from airflow_provider_dash.models.redash import Dashboard, Job, Query, QueryResu
 from airflow_provider_dash.polling import DEFAULT_POLL_INTERVAL
 
 
-class RedashClient(RedashResults, RedashJobs):
+class RedashClient(RedashObjects, RedashResults, RedashJobs):
     """Talk to a Redash-compatible server: queries, jobs, results, dashboards.
 
     One ``requests.Session`` per client, created on first use. Every call retries connection
