@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Self, TypeVar
 
 from airflow_provider_dash.exceptions import DashConfigError
@@ -62,7 +62,9 @@ class BoundedPool:
 
         ``items`` is read lazily (it may itself be fed by this pool: only the caller's thread reads
         it, so no worker ever waits on another). The first exception raised by a call is raised
-        here, in order; the calls not started yet are cancelled.
+        here, in order; the calls not started yet are cancelled and the ones running are waited
+        for, so once this stops no call it started is still running (a caller can then undo what
+        the calls made).
 
         :param window: results submitted but not yet taken, at most (default: twice the workers).
         :return: an iterator of the results.
@@ -85,6 +87,7 @@ class BoundedPool:
         finally:
             for future in pending:
                 future.cancel()
+            wait(pending)
 
     def close(self) -> None:
         """Wait for the calls in flight and stop the threads (a new executor is made if used again)."""

@@ -80,3 +80,22 @@ def test_one_worker_runs_every_call_in_the_callers_thread() -> None:
 def test_a_bad_number_of_workers_is_refused_by_name(workers: object) -> None:
     with pytest.raises(DashConfigError, match="concurrency must be a whole number from 1 to 64"):
         BoundedPool(workers)  # type: ignore[arg-type]
+
+
+def test_once_an_error_is_raised_no_call_of_the_map_is_still_running() -> None:
+    release = threading.Event()
+    finished: list[int] = []
+
+    def call(n: int) -> int:
+        if n == 0:
+            raise ValueError("first")
+        release.wait(10)
+        finished.append(n)
+        return n
+
+    with BoundedPool(3) as pool:
+        results = pool.map_ordered(call, range(3))
+        threading.Timer(0.05, release.set).start()
+        with pytest.raises(ValueError, match="first"):
+            next(results)
+        assert sorted(finished) == [1, 2]
