@@ -216,12 +216,13 @@ class ExportFolder:
         except FileNotFoundError:
             return None
 
-    def write(self, name: str, data: bytes) -> int:
+    def write(self, name: str, data: bytes | Iterable[bytes]) -> int:
         """Write file ``name`` atomically (a temporary name next to it, then a rename).
 
+        :param data: the bytes, or an iterable of chunks (written as they come).
         :return: the number of bytes written.
         """
-        return write_atomically(self._target(name), [data])
+        return write_atomically(self._target(name), [data] if isinstance(data, bytes) else data)
 
     def remove(self, name: str) -> None:
         """Remove file ``name`` (nothing happens when it is not there)."""

@@ -16,14 +16,14 @@ from pydantic import BaseModel, ConfigDict
 
 from airflow_provider_dash.exceptions import DashConfigError, DashError
 from airflow_provider_dash.export import ExportFolder
-from airflow_provider_dash.models.redash_tools import DataSource, QueryExportRecord, SavedQuery
+from airflow_provider_dash.models.redash_tools import DataSource, SavedQuery
 from airflow_provider_dash.tools.progress import NoProgress, Progress
 from airflow_provider_dash.tools.redash_query_files import (
     MANIFEST,
-    Manifest,
+    ManifestEntry,
     file_name,
     fingerprint,
-    manifest_bytes,
+    manifest_chunks,
     read_manifest,
     render_query_file,
     sha256,
@@ -101,17 +101,18 @@ def export_queries(
         raise DashConfigError(
             f"{folder} holds an export of {old.server}, not of {base_url}: export each server to its own folder"
         )
-    previous = {record.id: record for record in old.queries} if old is not None else {}
+    previous = {record.id: ManifestEntry.of(record) for record in old.queries} if old is not None else {}
+    old = None  # only the compact entries are kept
     sources = {source.id: source for source in client.list_data_source_objects()}
 
-    def export_one(listed: SavedQuery) -> tuple[int, QueryExportRecord | None, bool, str | None]:
+    def export_one(listed: SavedQuery) -> tuple[int, ManifestEntry | None, bool, str | None]:
         try:
             record, written = _export_query(client, folder, listed, previous.get(listed.id), sources, base_url)
         except DashError as error:
             return listed.id, previous.get(listed.id), False, str(error)
         return listed.id, record, written, None
 
-    records: dict[int, QueryExportRecord] = {}
+    records: dict[int, ManifestEntry] = {}
     written: list[int] = []
     failures: list[ExportFailure] = []
     unchanged = 0
@@ -130,8 +131,7 @@ def export_queries(
         progress.advance()
     seen = {failure.query_id for failure in failures} | set(records)
     removed, kept = _retire(folder, [r for r in previous.values() if r.id not in seen], keep_deleted, records, failures)
-    manifest = Manifest(server=base_url, archived=archived, queries=tuple(records.values()))
-    folder.write(MANIFEST, manifest_bytes(manifest))
+    folder.write(MANIFEST, manifest_chunks(base_url, archived, records.values()))
     return ExportSummary(
         location=str(folder),
         queries=len(seen),
@@ -153,10 +153,10 @@ def _export_query(
     client: RedashClient,
     folder: ExportFolder,
     listed: SavedQuery,
-    record: QueryExportRecord | None,
+    record: ManifestEntry | None,
     sources: dict[int, DataSource],
     base_url: str,
-) -> tuple[QueryExportRecord, bool]:
+) -> tuple[ManifestEntry, bool]:
     """Rewrite one query's file unless the manifest shows it unchanged. :return: its record and whether written."""
     source = sources.get(listed.data_source_id) if listed.data_source_id is not None else None
     if (
@@ -175,7 +175,7 @@ def _export_query(
     content = render_query_file(query, source, base_url)
     name = file_name(query.id)
     folder.write(name, content)
-    new = QueryExportRecord(
+    new = ManifestEntry(
         id=query.id,
         name=query.name,
         file=name,
@@ -188,9 +188,9 @@ def _export_query(
 
 def _retire(
     folder: ExportFolder,
-    gone: list[QueryExportRecord],
+    gone: list[ManifestEntry],
     keep_deleted: bool,
-    records: dict[int, QueryExportRecord],
+    records: dict[int, ManifestEntry],
     failures: list[ExportFailure],
 ) -> tuple[list[int], list[int]]:
     """Remove (or keep, marked deleted) the files of queries no longer on the server."""
@@ -198,7 +198,7 @@ def _retire(
     kept: list[int] = []
     for record in gone:
         if keep_deleted:
-            records[record.id] = record.model_copy(update={"deleted": True})
+            records[record.id] = record._replace(deleted=True)
             kept.append(record.id)
             continue
         try:

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from collections.abc import Iterable, Iterator
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -95,6 +96,24 @@ class Manifest(BaseModel):
     server: str
     archived: bool = False
     queries: tuple[QueryExportRecord, ...] = ()
+
+
+class ManifestEntry(NamedTuple):
+    """A :class:`QueryExportRecord` as an export holds it in memory: a plain tuple (a few hundred bytes a
+    query, where a model takes about a kilobyte); the manifest file is still read through the model."""
+
+    id: int
+    name: str
+    file: str
+    updated_at: str | None
+    fingerprint: str
+    sha256: str
+    deleted: bool = False
+
+    @classmethod
+    def of(cls, record: QueryExportRecord) -> ManifestEntry:
+        """The entry of a record read from a manifest."""
+        return cls(**record.model_dump())
 
 
 def file_name(query_id: int) -> str:
@@ -195,10 +214,14 @@ def read_manifest(data: bytes | None, where: str) -> Manifest | None:
     return manifest
 
 
-def manifest_bytes(manifest: Manifest) -> bytes:
-    """``manifest.json`` as written (indented, queries sorted by id, a final line end)."""
-    ordered = manifest.model_copy(update={"queries": tuple(sorted(manifest.queries, key=lambda r: r.id))})
-    return (json.dumps(ordered.model_dump(mode="json"), indent=1, ensure_ascii=False) + "\n").encode("utf-8")
+def manifest_chunks(server: str, archived: bool, entries: Iterable[ManifestEntry]) -> Iterator[bytes]:
+    """``manifest.json`` as written, in chunks: one line per query, sorted by id (never the whole text at once)."""
+    head = {"format": FORMAT, "version": VERSION, "server": server, "archived": archived}
+    yield (json.dumps(head, ensure_ascii=False)[:-1] + ', "queries": [\n').encode("utf-8")
+    for index, entry in enumerate(sorted(entries, key=lambda e: e.id)):
+        line = json.dumps(entry._asdict(), ensure_ascii=False)
+        yield (("," if index else " ") + line + "\n").encode("utf-8")
+    yield b"]}\n"
 
 
 def sha256(data: bytes) -> str:
