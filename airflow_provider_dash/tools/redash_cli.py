@@ -124,6 +124,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for note in getattr(error, "__notes__", ()):
             output.note(f"  {note}")
         return 1
+    except OSError as error:  # the export folder or a terms file: not writable, full, gone
+        output.note(f"{PROG} {args.command}: error: {error}")
+        return 1
     except KeyboardInterrupt:
         output.note(f"{PROG} {args.command}: interrupted")
         return 130

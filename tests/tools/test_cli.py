@@ -202,3 +202,14 @@ def test_the_progress_bar_is_drawn_only_on_a_terminal() -> None:
             progress.begin("Searching", 3)
             progress.advance(3)
         assert bool(stream.getvalue()) is drawn
+
+
+def test_a_folder_that_cannot_be_written_is_a_failure_not_a_traceback(dash_emulator: Any, tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+
+    run = dash_tools("export-queries", "--url", dash_emulator.url, str(blocker / "backup"), key=dash_emulator.user_key)
+
+    assert run.returncode == 1
+    assert run.stderr.startswith("dash-tools export-queries: error: [Errno 20] Not a directory")
+    assert "Traceback" not in run.stderr
