@@ -86,6 +86,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_dash.operators.redash_dashboard",
                     "airflow_provider_dash.operators.redash_checks",
                     "airflow_provider_dash.operators.redash_export",
+                    "airflow_provider_dash.operators.redash_tools",
                 ],
             }
         ],

@@ -116,3 +116,14 @@ class DashCheckFailedError(DashError):
         self.failures = failures
         self.query_id = query_id
         self.query_result_id = query_result_id
+
+
+class DashFindingsError(DashError):
+    """A tool found what it looks for (the privacy scan's matches) or could not finish its work.
+
+    :param findings: one line per finding or failure (every one, not only the first).
+    """
+
+    def __init__(self, message: str, *, findings: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.findings = findings

@@ -1,5 +1,7 @@
 """Streamed, atomic export (product-neutral): count rows as bytes pass, write to a path or object store atomically.
 
+:class:`ExportFolder` is a folder of such files (local or in an object store), for exports of many files.
+
 Bytes go from an HTTP response to the target chunk by chunk, so memory does not grow with the
 result; the target is written as ``.<name>.<random>.part`` next to it, then renamed, so readers
 never see half a file and a failed export leaves nothing (an existing file keeps its content).
@@ -14,6 +16,8 @@ import tempfile
 import uuid
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
+
+from airflow_provider_dash.exceptions import DashConfigError
 
 if TYPE_CHECKING:
     from airflow.sdk import ObjectStoragePath
@@ -166,3 +170,65 @@ def write_atomically(target: str | ObjectStoragePath, chunks: Iterable[bytes]) -
             tmp.unlink(missing_ok=True)
         raise
     return written
+
+
+class ExportFolder:
+    """A folder of exported files, local or in an object store; every file is written atomically.
+
+    :param location: a local folder (created when needed) or a URI Airflow's ``ObjectStoragePath``
+        understands (``file://``, ``s3://``...). Only a URI imports Airflow.
+    :param storage_conn_id: the object store's Airflow connection (URIs only).
+    """
+
+    def __init__(self, location: str, *, storage_conn_id: str | None = None) -> None:
+        if not isinstance(location, str) or not location.strip():
+            raise DashConfigError(f"the export location must be a folder path or a URI, got {location!r}")
+        self.location = location.strip()
+        self._root: ObjectStoragePath | None = None
+        self._local: str | None = None
+        if is_uri(self.location):
+            from airflow.sdk import ObjectStoragePath
+
+            self._root = ObjectStoragePath(self.location, conn_id=storage_conn_id)
+        else:
+            self._local = os.path.abspath(os.path.expanduser(self.location))
+
+    def __str__(self) -> str:
+        return self.location
+
+    def _target(self, name: str) -> str | ObjectStoragePath:
+        if "/" in name or "\\" in name or name in ("", ".", ".."):
+            raise DashConfigError(f"{name!r} is not a file name inside the export folder")
+        if self._local is not None:
+            return os.path.join(self._local, name)
+        assert self._root is not None
+        return self._root / name
+
+    def read(self, name: str) -> bytes | None:
+        """The bytes of file ``name``, or ``None`` when there is no such file."""
+        target = self._target(name)
+        try:
+            if isinstance(target, str):
+                with open(target, "rb") as stream:
+                    return stream.read()
+            with target.open("rb") as remote:
+                return bytes(remote.read())
+        except FileNotFoundError:
+            return None
+
+    def write(self, name: str, data: bytes | Iterable[bytes]) -> int:
+        """Write file ``name`` atomically (a temporary name next to it, then a rename).
+
+        :param data: the bytes, or an iterable of chunks (written as they come).
+        :return: the number of bytes written.
+        """
+        return write_atomically(self._target(name), [data] if isinstance(data, bytes) else data)
+
+    def remove(self, name: str) -> None:
+        """Remove file ``name`` (nothing happens when it is not there)."""
+        target = self._target(name)
+        if isinstance(target, str):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(target)
+        else:
+            target.unlink(missing_ok=True)

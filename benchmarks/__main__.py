@@ -14,7 +14,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from typing import Any
 
-NAMES = ("parse", "latency", "fanout", "export", "triggerer", "sqltables")
+NAMES = ("parse", "latency", "fanout", "export", "triggerer", "sqltables", "tools")
 
 
 def _runner(name: str) -> Callable[..., Any]:

@@ -46,6 +46,7 @@ DEMO_RUNS: tuple[tuple[str, str], ...] = (
     ("example_dash_refresh_dashboard", "2024-03-01"),
     ("example_dash_submit_and_sense", "2024-03-01"),
     ("example_dash_quality_gate", "2024-03-01"),
+    ("example_dash_tools", "2024-03-01"),
 )
 
 DAG_TEST_TIMEOUT = 120
@@ -168,6 +169,16 @@ def _describe_value(value: Any) -> list[str]:
             rows = f", {v['rows']} rows" if "rows" in v else ""
             lines.append(f"query {v['query_id']}: result {result}{rows}")
         return lines
+    if isinstance(value, dict) and "written" in value and "unchanged" in value:
+        return [
+            f"a backup of {value['queries']} queries in {value['location']}: {len(value['written'])} files written, "
+            f"{value['unchanged']} unchanged, {len(value['removed'])} removed"
+        ]
+    if isinstance(value, dict) and "matches" in value and "terms" in value:
+        return [
+            f"a privacy scan for {len(value['terms'])} term(s): {len(value['matches'])} match(es) in "
+            f"{value['queries']} queries, {value['results']} latest results and {value['dashboards']} dashboards"
+        ]
     if isinstance(value, int):
         return [f"query result id {value}"]
     text = value if isinstance(value, str) else json.dumps(value, default=str)

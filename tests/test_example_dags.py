@@ -46,6 +46,10 @@ EXPECTED: dict[str, tuple[dict[str, str], set[tuple[str, str]]]] = {
             ("refresh_dashboard", "export_orders"),
         },
     ),
+    "example_dash_tools": (
+        {"backup_queries": "ExportQueriesOperator", "privacy_scan": "ScanOperator"},
+        {("backup_queries", "privacy_scan")},
+    ),
 }
 
 #: the tasks that must wait in the triggerer (the point of the examples).
@@ -161,3 +165,13 @@ def test_export_on_refresh_exports_the_result_the_event_carries(dagbag: Any) -> 
 
     assert task.render_template(task.query_result_id, context) == "74"
     assert task.render_template(task.path, context).endswith("/finance_74.csv")
+
+
+def test_privacy_terms_render_from_the_dag_params_as_a_list(dagbag: Any) -> None:
+    dag = dagbag.dags["example_dash_tools"]
+    task = dag.get_task("privacy_scan")
+    assert dag.render_template_as_native_obj is True
+    context = {"params": {"privacy_terms": ["a@example.com", "b@example.com"]}}
+    rendered = task.render_template(task.terms, context, jinja_env=dag.get_template_env())
+    assert rendered == ["a@example.com", "b@example.com"]
+    assert dag.get_task("backup_queries").archived is True

@@ -11,6 +11,7 @@ import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -179,3 +180,24 @@ def config_from_connection(conn: Any) -> ConnectionConfig:
         retries=_as_number(conn_id, "retries", extras.get("retries"), DEFAULT_RETRIES, integer=True, minimum=0),
         query_id=query_id,
     )
+
+
+def config_from_url(
+    base_url: str,
+    api_key: str,
+    *,
+    verify: bool | str = True,
+    timeout: float = DEFAULT_TIMEOUT,
+    retries: int = DEFAULT_RETRIES,
+    query_id: int | None = None,
+    name: str = "--url",
+) -> ConnectionConfig:
+    """Normalise a base URL and a key (no Airflow connection) exactly as :func:`config_from_connection` does.
+
+    :param name: what error texts call this connection (there is no connection id).
+    :return: the normalised configuration.
+    :raises DashConfigError: naming ``name`` and what is missing or wrong.
+    """
+    extra = {"verify": verify, "timeout": timeout, "retries": retries, "query_id": query_id}
+    conn = SimpleNamespace(conn_id=name, host=base_url, password=api_key, schema=None, port=None, extra=extra)
+    return config_from_connection(conn)

@@ -146,6 +146,12 @@ ARCHIVE_DASHBOARD = _route("DELETE", "api/dashboards/{dashboard_id}")
 SESSION = _route("GET", "api/session")
 LIST_DATA_SOURCES = _route("GET", "api/data_sources")
 GET_DATA_SOURCE = _route("GET", "api/data_sources/{data_source_id}")
+# query_fork.json: a draft copy named "Copy of (#<id>) <name>" with copies of the visualizations.
+FORK_QUERY = _route("POST", "api/queries/{query_id}/fork", idempotent=False)
+# visualization_and_widget_edit.json, dashboard_setup_widgets.json
+CREATE_VISUALIZATION = _route("POST", "api/visualizations", idempotent=False)
+EDIT_VISUALIZATION = _route("POST", "api/visualizations/{visualization_id}")
+CREATE_WIDGET = _route("POST", "api/widgets", idempotent=False)
 
 DOWNLOAD_FORMATS = ("csv", "json", "tsv", "xlsx")
 
@@ -347,6 +353,30 @@ def get_data_source_request(data_source_id: int) -> Request:
     """GET one data source (its ``options`` only for an admin's key)."""
     dsid = _id(data_source_id, "data_source_id")
     return GET_DATA_SOURCE.request(f"data source {dsid}", data_source_id=dsid)
+
+
+def fork_query_request(query_id: int) -> Request:
+    """POST a fork of a saved query (a draft copy with copies of its visualizations; not idempotent)."""
+    qid = _id(query_id, "query_id")
+    return FORK_QUERY.request(f"a fork of query {qid}", query_id=qid)
+
+
+def create_visualization_request(body: Mapping[str, Any]) -> Request:
+    """POST a new visualization (``query_id``, ``type``, ``name``, ``description``, ``options``)."""
+    return CREATE_VISUALIZATION.request(
+        f"new visualization {body.get('name')!r} of query {body.get('query_id')}", json=dict(body)
+    )
+
+
+def edit_visualization_request(visualization_id: int, body: Mapping[str, Any]) -> Request:
+    """POST changes to a visualization."""
+    vid = _id(visualization_id, "visualization_id")
+    return EDIT_VISUALIZATION.request(f"visualization {vid}", json=dict(body), visualization_id=vid)
+
+
+def create_widget_request(body: Mapping[str, Any]) -> Request:
+    """POST a new widget (``dashboard_id``, ``visualization_id`` or null for text, ``text``, ``width``, ``options``)."""
+    return CREATE_WIDGET.request(f"new widget on dashboard {body.get('dashboard_id')}", json=dict(body))
 
 
 def for_retry(request: Request, first_attempt_at: float, now: float | None = None) -> Request:

@@ -1,32 +1,40 @@
-"""The requests transport of the Redash hook: the connection, one session, retries, errors, pages.
+"""The requests transport of the Redash client: the configuration, one session, retries, errors, pages.
 
 Routes, error texts and the retry policy are shared with the async client
 (:mod:`._redash_routes`, :mod:`._redash_errors`, :mod:`airflow_provider_dash.retry`); only the
-transport is here. :class:`~airflow_provider_dash.hooks.redash.DashHook` builds the Redash
-workflows on it.
+transport is here. It imports no Airflow: :class:`~airflow_provider_dash.hooks.redash_client.RedashClient`
+builds the Redash workflows on it, and :class:`~airflow_provider_dash.hooks.redash.DashHook` (the
+Airflow face) only adds reading the configuration from an Airflow connection.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Self
 
-from airflow.sdk import BaseHook
-
-from airflow_provider_dash import _UI_FIELD_BEHAVIOUR
 from airflow_provider_dash import retry as _retry
 from airflow_provider_dash.exceptions import DashApiError, DashConfigError
 from airflow_provider_dash.hooks import _redash_errors as _errors
-from airflow_provider_dash.hooks._redash_config import ConnectionConfig, config_from_connection
+from airflow_provider_dash.hooks._redash_config import ConnectionConfig
 from airflow_provider_dash.hooks._redash_routes import Request, for_retry
 from airflow_provider_dash.models.redash import Page, Query
 
 if TYPE_CHECKING:
     import requests
 
+    from airflow_provider_dash.pool import BoundedPool
+
 #: Redash's largest page size: fewest round trips when listing everything.
 MAX_PAGE_SIZE = 250
+
+#: Pages of a list fetched ahead of the reader when listing through a pool.
+PAGES_AHEAD = 2
+#: Connections requests keeps per host by default.
+_REQUESTS_POOL_SIZE = 10
+
+_LOG = logging.getLogger("airflow_provider_dash.hooks.redash_client")
 
 
 def _requests_failure(exc: BaseException) -> _retry.TransportFailure:
@@ -45,49 +53,44 @@ def _requests_failure(exc: BaseException) -> _retry.TransportFailure:
     return _retry.TransportFailure("read", detail)
 
 
-class RedashTransport(BaseHook):
-    """The hook's connection and transport: one ``requests.Session``, the shared retry policy.
+class RedashTransport:
+    """The client's configuration and transport: one ``requests.Session``, the shared retry policy.
 
-    :param dash_conn_id: the Airflow connection: host = base URL, password = API key, extras
-        ``verify``, ``timeout``, ``retries`` and ``query_id`` (for a query API key).
+    :param config: the normalised connection. ``None`` reads it on first use from
+        :meth:`_load_config` (the Airflow hook reads its Airflow connection there).
     """
 
-    conn_name_attr = "dash_conn_id"
-    default_conn_name = "dash_default"
-    conn_type = "dash"
-    hook_name = "Redash"
-
-    def __init__(self, dash_conn_id: str = default_conn_name, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.dash_conn_id = dash_conn_id
-        self._config: ConnectionConfig | None = None
+    def __init__(self, config: ConnectionConfig | None = None) -> None:
+        super().__init__()
+        self._config: ConnectionConfig | None = config
         self._session: requests.Session | None = None
+        self._pool_connections = _REQUESTS_POOL_SIZE
         self._queries: dict[int, Query] = {}
         # Set once Redash refused this key a cancel (a query key): later cancels send nothing.
         self._cancel_refusal: str | None = None
 
     # ------------------------------------------------------------------ connection and transport
 
-    @classmethod
-    def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        """Connection form layout for Airflow < 3.2 (newer versions read ``ui-field-behaviour`` from provider info).
+    @property
+    def log(self) -> Any:
+        """The client's logger (the Airflow hook uses Airflow's task logger instead)."""
+        return _LOG
 
-        :return: the provider info's declaration, with the keys spelled the way the hook method spells them.
+    def _load_config(self) -> ConnectionConfig:
+        """The configuration when none was given: the Airflow hook reads its connection here.
+
+        :raises DashConfigError: always, for a client made without a configuration.
         """
-        return {
-            "hidden_fields": list(_UI_FIELD_BEHAVIOUR["hidden-fields"]),
-            "relabeling": dict(_UI_FIELD_BEHAVIOUR["relabeling"]),
-            "placeholders": dict(_UI_FIELD_BEHAVIOUR["placeholders"]),
-        }
+        raise DashConfigError("This Redash client has no configuration: give one (or use DashHook with a conn id)")
 
     @property
     def config(self) -> ConnectionConfig:
-        """The connection's normalised configuration, read once per hook.
+        """The connection's normalised configuration, read once per client.
 
         :raises DashConfigError: when the connection lacks a host or key, or has a bad extra.
         """
         if self._config is None:
-            self._config = config_from_connection(self.get_connection(self.dash_conn_id))
+            self._config = self._load_config()
         return self._config
 
     def get_conn(self) -> requests.Session:
@@ -117,6 +120,7 @@ class RedashTransport(BaseHook):
         if self._session is not None:
             self._session.close()
             self._session = None
+            self._pool_connections = _REQUESTS_POOL_SIZE
 
     def __enter__(self) -> Self:
         return self
@@ -211,19 +215,15 @@ class RedashTransport(BaseHook):
         """
         return self._exchange(request, config, want_json=True)[1]
 
-    def _pages(self, build: Callable[[int, int], Request], page_size: int) -> Iterator[Any]:
-        """Yield every item of a paginated list, page after page, stopping after the last one."""
+    def _pages(self, build: Callable[[int, int], Request], page_size: int, start: int = 1) -> Iterator[Any]:
+        """Yield every item of a paginated list, page after page from ``start``, stopping after the last one."""
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise DashConfigError(f"page_size must be between 1 and {MAX_PAGE_SIZE}, got {page_size!r}")
-        page_number = 1
+        page_number = start
         while True:
-            try:
-                page = Page.from_json(self._json(build(page_number, page_size)))
-            except DashApiError as error:
-                # The count may shrink between two pages; Redash then says the page is out of range.
-                if page_number > 1 and _errors.is_page_out_of_range(error):
-                    return
-                raise
+            page = self._page(build, page_number, page_size)
+            if page is None:
+                return
             yield from page.results
             # A short page is the last one. A page_size below 1 (a broken server or proxy) falls back
             # to the size asked for: trusting it would request the same page forever.
@@ -231,6 +231,63 @@ class RedashTransport(BaseHook):
             if len(page.results) < size or page_number * size >= page.count:
                 return
             page_number += 1
+
+    def _page(self, build: Callable[[int, int], Request], number: int, page_size: int) -> Page | None:
+        """One page; ``None`` past the last one (the count may shrink between two pages)."""
+        try:
+            return Page.from_json(self._json(build(number, page_size)))
+        except DashApiError as error:
+            # Redash says the page is out of range when the list shrank under us.
+            if number > 1 and _errors.is_page_out_of_range(error):
+                return None
+            raise
+
+    def _pages_concurrently(
+        self, build: Callable[[int, int], Request], page_size: int, pool: BoundedPool | None
+    ) -> Iterator[Any]:
+        """Yield every item of a paginated list like :meth:`_pages`, fetching pages 2.. through ``pool``.
+
+        The first page tells how many pages there are; the others are fetched at most
+        :data:`PAGES_AHEAD` ahead of the reader (a page holds up to 250 objects), in order. A list
+        that grew meanwhile is read on page by page.
+        """
+        if pool is None or pool.workers == 1:
+            yield from self._pages(build, page_size)
+            return
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise DashConfigError(f"page_size must be between 1 and {MAX_PAGE_SIZE}, got {page_size!r}")
+        self.ensure_connections(pool.workers)
+        first = self._page(build, 1, page_size)
+        assert first is not None  # page 1 is never out of range
+        yield from first.results
+        if len(first.results) < page_size or page_size >= first.count:
+            return
+        last_number = -(-first.count // page_size)
+        last: Page | None = first
+        for last in pool.map_ordered(
+            lambda number: self._page(build, number, page_size), range(2, last_number + 1), window=PAGES_AHEAD
+        ):
+            if last is None:
+                return
+            yield from last.results
+        if last is not None and len(last.results) >= page_size:
+            yield from self._pages(build, page_size, start=last_number + 1)
+
+    def ensure_connections(self, count: int) -> None:
+        """Keep up to ``count`` connections open for calls made from that many threads at once.
+
+        Call it from one thread before the calls start (the session is made here if needed).
+        """
+        session = self.get_conn()
+        if count <= self._pool_connections:
+            return
+        from requests.adapters import HTTPAdapter
+
+        # No retries in the adapter: the shared retry policy retries every call.
+        adapter = HTTPAdapter(pool_connections=count, pool_maxsize=count, max_retries=0)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        self._pool_connections = count
 
     def _job_query_id(self, query_id: int | None) -> int | None:
         return query_id if query_id is not None else self.config.query_id

@@ -7,27 +7,26 @@ The operators push the page's URL to XCom before they wait (keys :data:`QUERY_UR
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
-from urllib.parse import quote
 
 from airflow.sdk import BaseOperatorLink
+
+from airflow_provider_dash.hooks._redash_web import dashboard_page_url, query_page_url
 
 if TYPE_CHECKING:
     from airflow.sdk import BaseOperator
     from airflow.sdk.types import TaskInstanceKey
 
+__all__ = [
+    "DASHBOARD_URL_KEY",
+    "QUERY_URL_KEY",
+    "RedashDashboardLink",
+    "RedashQueryLink",
+    "dashboard_page_url",
+    "query_page_url",
+]
+
 QUERY_URL_KEY = "query_url"
 DASHBOARD_URL_KEY = "dashboard_url"
-
-
-def query_page_url(base_url: str, query_id: int) -> str:
-    """The web page of a saved query: ``<base>/queries/<id>``."""
-    return f"{base_url.rstrip('/')}/queries/{int(query_id)}"
-
-
-def dashboard_page_url(base_url: str, dashboard_id: int, slug: str = "") -> str:
-    """The web page of a dashboard: ``<base>/dashboards/<id>-<slug>`` (Redash 10+ also takes ``/<id>``)."""
-    tail = f"{int(dashboard_id)}-{quote(slug, safe='')}" if slug else str(int(dashboard_id))
-    return f"{base_url.rstrip('/')}/dashboards/{tail}"
 
 
 def _pushed_url(ti_key: TaskInstanceKey, key: str) -> str:
