@@ -209,7 +209,7 @@ class RedashClient(RedashObjects, RedashResults, RedashJobs):
         run = QueryRun.from_json(body)
         if run.job is not None and run.query_result_id is None:
             shared = job_is_shared(run.job, response.headers.get("Date"), response.elapsed.total_seconds())
-            run = dataclasses.replace(run, shared=shared)
+            run = run.model_copy(update={"shared": shared})
         self._log_run(what, run)
         return run
 
