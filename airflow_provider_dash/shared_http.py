@@ -25,8 +25,10 @@ if TYPE_CHECKING:
 
 #: Requests in flight at once to one server from one event loop, across all clients (triggers).
 MAX_CONCURRENT_REQUESTS = 32
+#: The gate and pool every short request uses (Redash's polls, PostHog's CRUD and cancels).
+DEFAULT = "requests"
 
-_Key = tuple[str, bool | str]
+_Key = tuple[str, bool | str, str]
 
 
 @dataclass
@@ -36,11 +38,19 @@ class _Shared:
 
 
 _clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[_Key, _Shared]] = weakref.WeakKeyDictionary()
-_gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Semaphore]] = weakref.WeakKeyDictionary()
+_gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str], asyncio.Semaphore]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
-def gate(base_url: str) -> asyncio.Semaphore:
+def gate(base_url: str, name: str = DEFAULT, limit: int | None = None) -> asyncio.Semaphore:
     """The semaphore admitting requests to ``base_url`` from the running event loop.
+
+    Each ``name`` is a gate of its own, sized by the first caller's ``limit`` (default
+    :data:`MAX_CONCURRENT_REQUESTS`). Short requests use the default gate. A request the server holds open for a whole
+    run (a PostHog G3 run) takes a gate of its own with a limit sized for runs: behind the default
+    gate, 500 two-second runs would go 32 at a time (about 32 s instead of 2 s), and they would
+    starve the short requests (a cancel) of their turn.
 
     asyncio runs every callback that is ready in one turn before it looks at its timers again.
     1,000 triggers whose answers arrive together would each parse, decide and send in that one
@@ -51,9 +61,9 @@ def gate(base_url: str) -> asyncio.Semaphore:
     connections of the shared pool.
     """
     per_loop = _gates.setdefault(asyncio.get_running_loop(), {})
-    semaphore = per_loop.get(base_url)
+    semaphore = per_loop.get((base_url, name))
     if semaphore is None:
-        semaphore = per_loop[base_url] = asyncio.Semaphore(MAX_CONCURRENT_REQUESTS)
+        semaphore = per_loop[(base_url, name)] = asyncio.Semaphore(MAX_CONCURRENT_REQUESTS if limit is None else limit)
     return semaphore
 
 
@@ -70,24 +80,34 @@ def _tls_context(verify: bool | str) -> ssl.SSLContext:
     return httpx.create_ssl_context(verify=verify)
 
 
-def _build(verify: bool | str) -> httpx.AsyncClient:
+def _build(verify: bool | str, max_connections: int | None = None) -> httpx.AsyncClient:
     import httpx
 
     # No default headers (each request carries its own key) and no redirects: the Authorization
     # header must never follow one to another host.
-    return httpx.AsyncClient(verify=_tls_context(verify), follow_redirects=False)
+    if max_connections is None:
+        return httpx.AsyncClient(verify=_tls_context(verify), follow_redirects=False)
+    limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=min(max_connections, 100))
+    return httpx.AsyncClient(verify=_tls_context(verify), follow_redirects=False, limits=limits)
 
 
-async def acquire(base_url: str, verify: bool | str) -> httpx.AsyncClient:
+async def acquire(
+    base_url: str, verify: bool | str, pool: str = DEFAULT, max_connections: int | None = None
+) -> httpx.AsyncClient:
     """The shared client for ``base_url`` in the running loop; :func:`release` it when done.
 
     The first user builds it (the TLS context is read from disk in a worker thread, off the loop).
+
+    :param pool: the pool's name: the default one (httpx's default limits) for short requests, or
+        one of its own for requests held open (its connections are not taken from the short ones).
+    :param max_connections: the connection limit of a pool other than the default (its first user
+        sets it); keep it at least the limit of the :func:`gate` its requests pass.
     """
     loop = asyncio.get_running_loop()
-    key: _Key = (base_url, verify)
+    key: _Key = (base_url, verify, pool)
     shared = _clients.setdefault(loop, {}).get(key)
     if shared is None or shared.client.is_closed:
-        client = await asyncio.to_thread(_build, verify)
+        client = await asyncio.to_thread(_build, verify, max_connections)
         shared = _clients.setdefault(loop, {}).get(key)  # another user may have built one meanwhile
         if shared is None or shared.client.is_closed:
             shared = _clients[loop][key] = _Shared(client)
@@ -97,10 +117,10 @@ async def acquire(base_url: str, verify: bool | str) -> httpx.AsyncClient:
     return shared.client
 
 
-async def release(base_url: str, verify: bool | str) -> None:
-    """One user of the shared client for ``base_url`` is done; the last one closes it."""
+async def release(base_url: str, verify: bool | str, pool: str = DEFAULT) -> None:
+    """One user of the shared client for ``base_url`` (and ``pool``) is done; the last one closes it."""
     per_loop = _clients.get(asyncio.get_running_loop(), {})
-    key: _Key = (base_url, verify)
+    key: _Key = (base_url, verify, pool)
     shared = per_loop.get(key)
     if shared is None:
         return
