@@ -280,7 +280,7 @@ class PostHogHook(PostHogTransport):
 
         def cancel_lost(failure: BaseException) -> None:
             if getattr(failure, "kind", None) in ("read", "timeout"):
-                self._cancel_quietly(spec.client_query_id)
+                self.cancel_quietly(spec.client_query_id)
 
         for _ in range(2):  # once more if the server said it is the other generation
             body = run_body(spec, generation)
@@ -309,13 +309,14 @@ class PostHogHook(PostHogTransport):
         raise DashError(f"PostHog at {self.config.base_url} rejected both generations' keys for {what}")
 
     def _timed_out(self, spec: RunSpec, error: BaseException) -> DashTimeoutError:
-        outcome = self._cancel_quietly(spec.client_query_id)
+        outcome = self.cancel_quietly(spec.client_query_id)
         return DashTimeoutError(
             f"The run of {endpoint_what(spec.endpoint, spec.version)} did not finish in time ({error}); "
             f"cancel of query {spec.client_query_id}: {outcome}"
         )
 
-    def _cancel_quietly(self, query_id: str) -> str:
+    def cancel_quietly(self, query_id: str) -> str:
+        """:meth:`cancel_query`, logging instead of raising. :return: what happened, in words."""
         try:
             return self.cancel_query(query_id) or "sent"
         except DashError as error:
@@ -371,16 +372,7 @@ class PostHogHook(PostHogTransport):
         self, spec: RunSpec, page_size: int = DEFAULT_PAGE_SIZE, deadline: float | None = None, *, paged: bool = True
     ) -> EndpointResult:
         """Every row of a run (all pages) as one :class:`EndpointResult` (what the checks read)."""
-        rows: list[dict[str, Any]] = []
-        columns: tuple[Any, ...] = ()
-        version = None
-        ids: list[str] = []
-        for run in self.run_pages(spec, page_size, deadline, paged=paged):
-            columns = columns or run.column_list()
-            rows += run.row_dicts()
-            version = run.endpoint_version
-            ids += [run.execution_id] if run.execution_id else []
-        return EndpointResult(spec.endpoint, columns, rows, version, tuple(ids))
+        return EndpointResult.from_runs(spec.endpoint, self.run_pages(spec, page_size, deadline, paged=paged))
 
     def test_connection(self) -> tuple[bool, str]:
         """Airflow's *Test connection*: list one endpoint (needs ``endpoint:read``).

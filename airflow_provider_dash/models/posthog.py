@@ -9,7 +9,7 @@ are ``endpoint_version`` (G3) or ``_version`` (G1.5), lists are pages (G3) or ba
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -217,6 +217,20 @@ class EndpointResult:
         """How many rows."""
         return len(self.rows)
 
+    @classmethod
+    def from_runs(cls, endpoint: str, runs: Iterable[EndpointRun]) -> EndpointResult:
+        """Every row of ``runs`` (the pages of one run), in order."""
+        rows: list[dict[str, Any]] = []
+        columns: tuple[EndpointColumn, ...] = ()
+        version = None
+        ids: list[str] = []
+        for run in runs:
+            columns = columns or run.column_list()
+            rows += run.row_dicts()
+            version = run.endpoint_version if run.endpoint_version is not None else version
+            ids += [run.execution_id] if run.execution_id else []
+        return cls(endpoint, columns, rows, version, tuple(ids))
+
 
 def last_execution_times(data: Any) -> dict[str, dt.datetime]:
     """``{name: last executed at}`` from the QueryStatusResponse wrapper of ``last_execution_times`` (§2.9).
@@ -249,3 +263,80 @@ class _NameTime(BaseModel):
     model_config = _Frozen
     name: str
     at: dt.datetime
+
+
+@dataclass
+class RunSummary:
+    """What a run (all its pages) came to, small enough for XCom and a trigger event: never the rows.
+
+    :param endpoint: the endpoint's name.
+    :param client_query_id: the run's tag on the server.
+    """
+
+    endpoint: str
+    client_query_id: str = ""
+    columns: list[str] = field(default_factory=list)
+    row_count: int = 0
+    pages: int = 0
+    version: int | None = None
+    execution_ids: list[str] = field(default_factory=list)
+    cached_pages: int = 0
+    has_more: bool = False
+    last_refresh: str | None = None
+    #: Whether the run could page (a HogQL endpoint on a G3 server): how to read it again.
+    paged: bool = True
+
+    def add(self, run: EndpointRun) -> None:
+        """Account for one page."""
+        self.columns = self.columns or list(run.columns or ())
+        self.row_count += run.row_count
+        self.pages += 1
+        self.version = run.endpoint_version if run.endpoint_version is not None else self.version
+        if run.execution_id:
+            self.execution_ids.append(run.execution_id)
+        self.cached_pages += 1 if run.is_cached else 0
+        self.has_more = run.has_more
+        if run.last_refresh is not None:
+            self.last_refresh = run.last_refresh.isoformat()
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON: ``endpoint, columns, row_count, pages, version, execution_id(s), is_cached, has_more``."""
+        return {
+            "endpoint": self.endpoint,
+            "columns": list(self.columns),
+            "row_count": self.row_count,
+            "pages": self.pages,
+            "version": self.version,
+            "execution_id": self.execution_ids[0] if len(self.execution_ids) == 1 else None,
+            "execution_ids": list(self.execution_ids),
+            "is_cached": self.pages > 0 and self.cached_pages == self.pages,
+            "has_more": self.has_more,
+            "last_refresh": self.last_refresh,
+            "client_query_id": self.client_query_id,
+            "paged": self.paged,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RunSummary:
+        """Rebuild from :meth:`to_json` (a trigger event).
+
+        :raises DashResponseError: naming the field when the event does not have that shape.
+        """
+        try:
+            pages = int(data["pages"])
+            cached = pages if data.get("is_cached") else 0
+            return cls(
+                endpoint=str(data["endpoint"]),
+                client_query_id=str(data.get("client_query_id") or ""),
+                columns=[str(c) for c in data.get("columns") or []],
+                row_count=int(data["row_count"]),
+                pages=pages,
+                version=data.get("version"),
+                execution_ids=[str(e) for e in data.get("execution_ids") or []],
+                cached_pages=cached,
+                has_more=bool(data.get("has_more")),
+                last_refresh=data.get("last_refresh"),
+                paged=bool(data.get("paged", True)),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DashResponseError(f"The run summary in the trigger event is malformed ({exc!r}): {data!r}") from None

@@ -12,9 +12,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .server import PostHogEmulator
 
-SIGNUPS_SQL = (
-    "SELECT day, sum(n) AS signups FROM signups WHERE country = {variables.country} GROUP BY day ORDER BY day"
-)
+SIGNUPS_SQL = "SELECT day, sum(n) AS signups FROM signups WHERE country = {variables.country} GROUP BY day ORDER BY day"
 EVENTS_SQL = "SELECT id, event, day, amount FROM events ORDER BY id"
 EVENT_ROWS = 10_000
 COUNTRIES = ("US", "DE", "FR")
