@@ -47,7 +47,7 @@ class _EndpointGateOperator(RunEndpointOperator):
 
     def _consume(self, context: Context, hook: PostHogHook, spec: RunSpec, pages: Iterator[EndpointRun]) -> Any:
         """Collect every row, judge them, return the summary or raise (skip with ``soft_fail``)."""
-        from airflow_provider_dash.links.posthog import ENDPOINT_URL_KEY
+        from airflow_provider_dash.hooks.posthog import endpoint_ui_url
         from airflow_provider_dash.models.posthog import EndpointResult, RunSummary
 
         summary = RunSummary(spec.endpoint, spec.client_query_id)
@@ -62,8 +62,8 @@ class _EndpointGateOperator(RunEndpointOperator):
         if not failures:
             self.log.info("Endpoint %r passed the %s (%d rows)", spec.endpoint, self.gate, result.row_count)
             return summary.to_json()
-        url = context["ti"].xcom_pull(task_ids=self.task_id, key=ENDPOINT_URL_KEY) if "ti" in context else None
-        where = f" ({url})" if isinstance(url, str) and url else ""
+        config = hook.config
+        where = f" ({endpoint_ui_url(config.base_url, config.project_id, spec.endpoint)})"
         lines = "\n".join(f"- {failure}" for failure in failures)
         message = (
             f"The {self.gate} of endpoint {spec.endpoint!r}{where} failed on version {result.version} "
