@@ -16,16 +16,23 @@ Method
     makes its own ``PostHogAsyncClient`` from the Airflow connection, and holds its run on the shared
     held-runs pool and gate (:mod:`airflow_provider_dash.hooks.posthog_async`).
   - ``floor``: a bare coroutine per run doing the same POST on ONE shared ``httpx.AsyncClient``
-    without pool limits: the least a client can do.
+    whose pool admits as many connections as the held-runs pool (1,024): the least a client can do.
+    (Without a pool limit httpx is far slower here: httpcore's pool does work linear in its
+    connections for every request, 11 s and 5.6 s loop stalls for the same 500 runs.)
   - ``gated at 32`` (context, full run only): the triggers again, with the held-runs gate at the
     default gate's 32: what the runs would cost behind the gate short requests use.
 
 * The longest stall is the lateness of a 50 ms ticker coroutine in the same loop, the part spent on
   this thread's CPU outside the garbage collector (as in ``benchmarks.triggerer``).
 
-Budgets, chosen before measuring, each a ratio or a count:
+Budgets, each a ratio or a count:
 
-* wall time of the N runs / the 2 s floor of one run <= 1.5 (they run together, not 32 at a time);
+* wall time of the N runs / the bare-httpx floor's, measured in the same run, <= 1.3;
+* wall time of the N runs / the 2 s of one run <= 2.5 (behind a gate of 32 it would be about 16).
+  The first budget chosen, <= 1.5 against the 2 s alone, failed at 1.93: the emulator, on the same
+  two cores, takes 0.5 to 1.5 s to answer 500 runs that end together, and the bare-httpx floor
+  itself measured 1.6x to 1.8x. The budget against the floor measures the client; this one only
+  catches runs queued behind one another;
 * memory per held run <= 100 KiB (RSS growth / N);
 * longest event-loop stall from the triggers' own work / the 2 s run <= 0.1 (200 ms);
 * runs that ended in a success event: all N; runs the server computed: exactly N (none twice);
@@ -48,7 +55,8 @@ RUN_SECONDS = 2.0
 CONN_ID = "posthog_bench"
 ENDPOINT = "two_seconds"
 TRIGGER, FLOOR, GATED = "EndpointRunTrigger", "floor (one shared httpx client)", "gated at 32"
-WALL_RATIO_BUDGET = 1.5
+FLOOR_RATIO_BUDGET = 1.3
+WALL_RATIO_BUDGET = 2.5
 KIB_BUDGET = 100.0
 STALL_RATIO_BUDGET = 0.1
 
@@ -174,7 +182,7 @@ def _client(conn: Connection, variant: str, env: dict[str, str], url: str, key: 
             await asyncio.gather(*tasks)
             ok = sum(1 for entry in runner.events if entry.event.payload["status"] == "success")
         else:
-            limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
+            limits = httpx.Limits(max_connections=posthog_async.MAX_HELD_RUNS, max_keepalive_connections=100)
             async with httpx.AsyncClient(limits=limits, timeout=60) as shared:
 
                 async def one(i: int) -> bool:
@@ -265,7 +273,15 @@ def run(quick: bool = False) -> list[Figure]:
         ),
         budget(
             NAME,
-            f"{n} held runs of {RUN_SECONDS:g} s: wall / {RUN_SECONDS:g} s floor",
+            f"{n} held runs of {RUN_SECONDS:g} s: wall / bare httpx floor",
+            ours["wall_s"] / floor["wall_s"],
+            FLOOR_RATIO_BUDGET,
+            "x",
+            note=f"{ours['wall_s']:.2f} s vs {floor['wall_s']:.2f} s",
+        ),
+        budget(
+            NAME,
+            f"{n} held runs of {RUN_SECONDS:g} s: wall / {RUN_SECONDS:g} s of one run",
             ours["wall_s"] / RUN_SECONDS,
             WALL_RATIO_BUDGET,
             "x",

@@ -5,7 +5,8 @@ What only a real deployment proves: the DAG files parse in the dag-processor, th
 LocalExecutor workers, ``JobTrigger`` serialises, is imported and run by the triggerer process
 (whose connection lookup goes through Airflow's async API), and the task resumes in a worker with
 the trigger's event. The second test crashes the triggerer while a task is deferred and checks that
-a restarted triggerer finishes the job.
+a restarted triggerer finishes the job. The third runs the PostHog example: its endpoint run is
+deferred, and the real triggerer holds the run's request open until the PostHog emulator answers.
 
 One cluster serves both tests (starting Airflow is most of the cost). Every process is stopped at
 the end, and on failure the tail of every component's log is printed.
@@ -30,11 +31,14 @@ EXAMPLE_DAG_IDS = (
     "example_dash_scheduled_refresh",
     "example_dash_refresh_dashboard",
     "example_dash_submit_and_sense",
+    "example_posthog_endpoint",
 )
 DAG_ID = "example_dash_submit_and_sense"
 SENSOR = "wait_for_job"
 SLOW_QUERY_ID = 3
 JOB_TRIGGER = "airflow_provider_dash.triggers.dash.JobTrigger"
+POSTHOG_DAG_ID = "example_posthog_endpoint"
+ENDPOINT_TRIGGER = "airflow_provider_dash.triggers.posthog.EndpointRunTrigger"
 
 
 @pytest.fixture(scope="module")
@@ -47,11 +51,31 @@ def emulator() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="module")
-def cluster(emulator: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowCluster]:
-    """A running Airflow whose ``dash_default`` connection points at the emulator."""
+def posthog() -> Iterator[Any]:
+    """The PostHog emulator with its demo data, serving from this process."""
+    from airflow_provider_dash.testing.posthog import PostHogEmulator
+    from airflow_provider_dash.testing.posthog.demo import seed_demo
+
+    with PostHogEmulator() as emu:
+        yield seed_demo(emu)
+
+
+@pytest.fixture(scope="module")
+def cluster(emulator: Any, posthog: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowCluster]:
+    """A running Airflow whose ``dash_default`` and ``posthog_default`` connections point at the emulators."""
     home = tmp_path_factory.mktemp("airflow-home")
     conn = {"conn_type": "dash", "host": emulator.url, "password": emulator.user_key}
-    env = {"AIRFLOW_CONN_DASH_DEFAULT": json.dumps(conn), "DASH_EXAMPLE_EXPORT_DIR": str(home / "exports")}
+    posthog_conn = {
+        "conn_type": "posthog",
+        "host": posthog.url,
+        "password": posthog.personal_key,
+        "extra": {"project_id": posthog.project_id},
+    }
+    env = {
+        "AIRFLOW_CONN_DASH_DEFAULT": json.dumps(conn),
+        "AIRFLOW_CONN_POSTHOG_DEFAULT": json.dumps(posthog_conn),
+        "DASH_EXAMPLE_EXPORT_DIR": str(home / "exports"),
+    }
     with AirflowCluster(home, EXAMPLE_DAGS, extra_env=env) as running:
         try:
             running.migrate()
@@ -162,3 +186,25 @@ def test_task_deferred_when_the_triggerer_crashes_succeeds_after_a_restart(
     assert "success" in fired["result"]
     # The restarted triggerer is a healthy member of the cluster again.
     cluster.wait_until_healthy(timeout=30, triggerer_heartbeat_after=crash["killed_at"])
+
+
+@pytest.mark.usefixtures("report_logs_on_failure")
+def test_endpoint_run_is_held_by_the_real_triggerer_and_the_run_succeeds(cluster: AirflowCluster, posthog: Any) -> None:
+    # Long enough that the task is seen deferred while the triggerer holds the run's request open.
+    posthog.set_endpoint_delay("daily_signups", 8)
+
+    cluster.unpause(POSTHOG_DAG_ID)
+    run_id = cluster.trigger(POSTHOG_DAG_ID)
+    observation = cluster.watch_run(POSTHOG_DAG_ID, run_id, timeout=180)
+
+    assert observation.run_state == "success", observation
+    assert set(observation.final_states.values()) == {"success"}, observation
+    assert "deferred" in observation.seen_states["run_signups"], observation.seen_states
+    assert observation.trigger_classpaths["run_signups"] == {ENDPOINT_TRIGGER}
+    (triggerer_job_id,) = observation.triggerer_job_ids["run_signups"]
+    events = cluster.trigger_log_events(POSTHOG_DAG_ID, run_id, "run_signups").get(triggerer_job_id, [])
+    fired = [e for e in events if e.get("event") == "Trigger fired event"]
+    assert len(fired) == 1, events
+    assert "success" in fired[0]["result"]
+    # the run was computed once, in the triggerer; the gate read it from PostHog's cache
+    assert posthog.counters.executions("daily_signups", {"country": "DE"}) == 1
