@@ -81,6 +81,8 @@ class PostHogHook(PostHogTransport):
 
         :return: ``"g3"`` or ``"g1"``.
         """
+        if self.generation is None and self.config.is_secret_key:
+            self._learn(G3)  # project secret keys exist on G3 servers only, and may not list endpoints
         if self.generation is None:
             request = _routes.LIST_ENDPOINTS.request("the endpoint list", self.config.project_id, params={"limit": 1})
             self._learn(generation_of_list(self._exchange(request)[1]) or G3)
@@ -379,6 +381,11 @@ class PostHogHook(PostHogTransport):
 
         :return: (ok, message); never raises.
         """
+        if self.config.is_secret_key:
+            return False, (
+                "A project secret key (phs_) may only run endpoints: Test connection cannot check it without "
+                "running one. Use a personal API key (phx_) to test the connection."
+            )
         try:
             generation = self.detect_generation()
         except DashError as error:

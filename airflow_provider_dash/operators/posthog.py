@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
     from airflow_provider_dash.hooks._posthog_runs import RunSpec
     from airflow_provider_dash.hooks.posthog import PostHogHook
-    from airflow_provider_dash.models.posthog import EndpointRun, RunSummary
+    from airflow_provider_dash.models.posthog import Endpoint, EndpointRun, RunSummary
 
 #: XCom key of the run's ``client_query_id`` (what a cancel names).
 CLIENT_QUERY_ID_KEY = "client_query_id"
@@ -178,13 +178,24 @@ class RunEndpointOperator(BaseOperator):
         check_endpoint_name(self.endpoint)
         spec = self._spec(new_client_query_id())
         hook = make_hook(self.posthog_conn_id)
-        endpoint = hook.get_endpoint(spec.endpoint, spec.version)
-        check_variables(endpoint, spec.variables, spec.refresh)
         config = hook.config
-        url = endpoint.ui_url or endpoint_ui_url(config.base_url, config.project_id, spec.endpoint)
+        endpoint: Endpoint | None = None
+        if config.is_secret_key:
+            self.log.warning(
+                "Connection %r has a project secret key (phs_), which may run endpoints but not read them: the "
+                "variables are checked by PostHog when the run starts, not before",
+                self.posthog_conn_id,
+            )
+        else:
+            endpoint = hook.get_endpoint(spec.endpoint, spec.version)
+            check_variables(endpoint, spec.variables, spec.refresh)
+        url = (endpoint.ui_url if endpoint else None) or endpoint_ui_url(
+            config.base_url, config.project_id, spec.endpoint
+        )
         context["ti"].xcom_push(key=ENDPOINT_URL_KEY, value=url)
         context["ti"].xcom_push(key=CLIENT_QUERY_ID_KEY, value=spec.client_query_id)
-        paged = endpoint.is_hogql and hook.generation == G3
+        generation = hook.detect_generation() if endpoint is None else hook.generation
+        paged = (endpoint is None or endpoint.is_hogql) and generation == G3
         deadline, _ = wait_deadline(context, self.timeout, self.execution_timeout)
         if self.deferrable:
             # Imported here: it loads airflow.triggers.base, which DAG parsing never needs.

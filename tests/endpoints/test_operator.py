@@ -216,3 +216,21 @@ def test_kill_while_deferred_cancels_the_held_run(ph: Any, ph_conn_id: str) -> N
     assert requests(ph, QUERY, "DELETE", 200) == 1
     assert f"/api/projects/{ph.project_id}/query/airflow-killed-1/" in ph.counters.targets()
     wait_for(lambda: not ph.in_flight())
+
+
+@pytest.mark.parametrize("deferrable", MODES)
+def test_a_project_secret_key_runs_without_reading_the_endpoint(
+    ph: Any, ph_connection: Any, run_dag: Any, dag_id: str, deferrable: bool
+) -> None:
+    ph_connection(key=ph.secret_key)
+    with _dag(dag_id) as dag:
+        RunEndpointOperator(
+            task_id="run", endpoint="events_export", fetch_all=True, page_size=5000, deferrable=deferrable
+        )
+
+    result = run_dag(dag)
+
+    assert result.state == "success"
+    assert (result.xcom("run")["row_count"], result.xcom("run")["pages"]) == (10_000, 2)
+    assert ph.counters.requests(status=401) == 0  # nothing a phs_ key may not do was sent
+    assert ph.counters.requests(status=403) == 0
