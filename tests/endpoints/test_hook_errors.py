@@ -124,14 +124,15 @@ def test_another_project_is_refused(ph: Any, ph_connection: Any, make_hook: Any)
         hook.get_endpoint("daily_signups")
 
 
-def test_cost_guardrail_is_named_and_not_retried(ph: Any, ph_connection: Any, make_hook: Any) -> None:
+@pytest.mark.parametrize("code", ["query_timeout", "query_memory_limit", "query_too_large", "query_estimated_too_slow"])
+def test_cost_guardrail_is_named_and_not_retried(ph: Any, ph_connection: Any, make_hook: Any, code: str) -> None:
     hook = make_hook(ph_connection(retries=3))
-    ph.fail_next_runs("query_memory_limit")
+    ph.fail_next_runs(code)
 
     with pytest.raises(DashApiError, match="cost guardrail") as caught:
         hook.run_endpoint("daily_signups")
 
-    assert (caught.value.status, caught.value.code) == (400, "query_memory_limit")
+    assert (caught.value.status, caught.value.code) == (400, code)
     assert requests(ph, RUN, "POST") == 1
 
 
@@ -160,3 +161,18 @@ def test_a_body_that_is_not_json_is_retried_then_named(ph: Any, ph_connection: A
 
     assert hook.get_endpoint("daily_signups").name == "daily_signups"
     assert requests(ph, "endpoints/{name}", "GET", 200) == 2
+
+
+def test_an_endpoint_without_any_version_is_a_bare_404(ph: Any, hook: Any) -> None:
+    ph.remove_versions("daily_signups")
+
+    with pytest.raises(DashNotFoundError, match="No version found for this endpoint"):
+        hook.run_endpoint("daily_signups")
+
+
+def test_method_not_allowed_envelope(ph: Any, hook: Any) -> None:
+    bulk = routes.Route("POST", "endpoints/bulk_update_tags/")  # a route the client never sends (always 405)
+
+    with pytest.raises(DashApiError, match=r"HTTP 405 invalid_request/method_not_allowed") as caught:
+        hook._exchange(bulk.request("tags", ph.project_id, json={}))
+    assert caught.value.code == "method_not_allowed"
