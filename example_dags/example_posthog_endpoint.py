@@ -27,7 +27,8 @@ from airflow_provider_dash.operators.posthog_export import ExportEndpointResultO
 POSTHOG_CONN_ID = "posthog_default"
 EXPORT_DIR = Path(os.environ.get("DASH_EXAMPLE_EXPORT_DIR", Path(tempfile.gettempdir()) / "dash-exports"))
 #: Any ObjectStoragePath URI works here (s3://, gs://, ... with their providers installed).
-EXPORT_PATH = EXPORT_DIR.as_uri() + "/events_{{ ds_nodash }}.jsonl"
+#: Named after the run's date (``run_after``: a manual run of Airflow 3 may have no logical date).
+EXPORT_PATH = EXPORT_DIR.as_uri() + "/events_{{ dag_run.run_after.strftime('%Y%m%d') }}.jsonl"
 
 
 @dag(
