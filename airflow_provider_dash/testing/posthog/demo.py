@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .server import PostHogEmulator
+    from airflow_provider_dash.testing.posthog import PostHogEmulator
 
 SIGNUPS_SQL = "SELECT day, sum(n) AS signups FROM signups WHERE country = {variables.country} GROUP BY day ORDER BY day"
 EVENTS_SQL = "SELECT id, event, day, amount FROM events ORDER BY id"
