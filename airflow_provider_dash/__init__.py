@@ -1,4 +1,4 @@
-"""Apache Airflow provider for Redash-compatible BI servers (Redash, Inverse Watch, TONalytica).
+"""Apache Airflow provider for Redash-compatible BI servers (Redash, Inverse Watch, TONalytica) and PostHog Endpoints.
 
 Importing this package is cheap: Airflow calls :func:`get_provider_info` on every start-up, so
 nothing here imports Airflow, HTTP clients or the provider's own heavier modules.
@@ -44,6 +44,48 @@ _UI_FIELD_BEHAVIOUR: dict[str, Any] = {
     },
 }
 
+_POSTHOG_CONN_FIELDS: dict[str, Any] = {
+    "project_id": {
+        "label": "Project id",
+        "schema": {"type": ["integer", "string", "null"]},
+        "description": "The PostHog project (environment) id: the number in /project/<id>/ of PostHog's URLs.",
+    },
+    "verify": {
+        "label": "Verify TLS",
+        "schema": {"type": ["string", "boolean", "null"], "default": True},
+        "description": "true (default), false, or the path of a CA bundle to trust.",
+    },
+    "timeout": {
+        "label": "HTTP timeout (seconds)",
+        "schema": {"type": ["number", "null"], "default": 30},
+    },
+    "run_timeout": {
+        "label": "Run timeout (seconds)",
+        "schema": {"type": ["number", "null"], "default": 600},
+        "description": "How long an endpoint run may hold its request when the task sets no timeout.",
+    },
+    "retries": {
+        "label": "Retries per request",
+        "schema": {"type": ["integer", "null"], "default": 5},
+        "description": "Retries for connection errors, 429, 502/503/504 (never 4xx or a cost guardrail).",
+    },
+    "generation": {
+        "label": "API generation",
+        "schema": {"type": ["string", "null"], "enum": ["auto", "g3", "g1", None], "default": "auto"},
+        "description": "auto (detected from the server's answers), g3 (current PostHog) or g1 (older self-hosted).",
+    },
+}
+
+_POSTHOG_UI_FIELD_BEHAVIOUR: dict[str, Any] = {
+    "hidden-fields": ["schema", "login", "port"],
+    "relabeling": {"host": "PostHog URL", "password": "API key"},
+    "placeholders": {
+        "host": "https://us.posthog.com, https://eu.posthog.com or your self-hosted URL",
+        "password": "a personal API key (phx_...) or a project secret key (phs_..., runs only)",
+        "extra": '{"project_id": 12345, "timeout": 30, "retries": 5}',
+    },
+}
+
 
 _ASSETS = "airflow_provider_dash.lineage.redash_assets"
 _REDASH_ASSET_URI: dict[str, Any] = {
@@ -62,21 +104,33 @@ def get_provider_info() -> dict[str, Any]:
     """
     return {
         "package-name": "airflow-provider-dash",
-        "name": "Dash (Redash)",
-        "description": "Run Redash queries, refresh dashboards, gate pipelines on data quality and export results.",
+        "name": "Dash (Redash, PostHog Endpoints)",
+        "description": (
+            "Run Redash queries and PostHog Endpoints, refresh dashboards, gate pipelines on data quality and "
+            "export results."
+        ),
         "versions": [__version__],
         "integrations": [
             {
                 "integration-name": "Redash",
                 "external-doc-url": "https://redash.io/help/user-guide/integrations-and-api/api",
                 "tags": ["service"],
-            }
+            },
+            {
+                "integration-name": "PostHog Endpoints",
+                "external-doc-url": "https://posthog.com/docs/endpoints",
+                "tags": ["service"],
+            },
         ],
         "hooks": [
             {
                 "integration-name": "Redash",
                 "python-modules": ["airflow_provider_dash.hooks.redash", "airflow_provider_dash.hooks.redash_async"],
-            }
+            },
+            {
+                "integration-name": "PostHog Endpoints",
+                "python-modules": ["airflow_provider_dash.hooks.posthog", "airflow_provider_dash.hooks.posthog_async"],
+            },
         ],
         "operators": [
             {
@@ -88,7 +142,15 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_dash.operators.redash_export",
                     "airflow_provider_dash.operators.redash_tools",
                 ],
-            }
+            },
+            {
+                "integration-name": "PostHog Endpoints",
+                "python-modules": [
+                    "airflow_provider_dash.operators.posthog",
+                    "airflow_provider_dash.operators.posthog_checks",
+                    "airflow_provider_dash.operators.posthog_export",
+                ],
+            },
         ],
         "sensors": [
             {
@@ -106,7 +168,11 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_dash.triggers.redash",
                     "airflow_provider_dash.triggers.redash_assets",
                 ],
-            }
+            },
+            {
+                "integration-name": "PostHog Endpoints",
+                "python-modules": ["airflow_provider_dash.triggers.posthog"],
+            },
         ],
         # redash://host[:port]/[org/]queries/<id> and .../dashboards/<id>: normalised, built from
         # keyword arguments, and mapped to the OpenLineage dataset the operators emit for it.
@@ -119,10 +185,18 @@ def get_provider_info() -> dict[str, Any]:
                 "hook-name": "Redash",
                 "conn-fields": _CONN_FIELDS,
                 "ui-field-behaviour": _UI_FIELD_BEHAVIOUR,
-            }
+            },
+            {
+                "connection-type": "posthog",
+                "hook-class-name": "airflow_provider_dash.hooks.posthog.PostHogHook",
+                "hook-name": "PostHog Endpoints",
+                "conn-fields": _POSTHOG_CONN_FIELDS,
+                "ui-field-behaviour": _POSTHOG_UI_FIELD_BEHAVIOUR,
+            },
         ],
         "extra-links": [
             "airflow_provider_dash.links.redash.RedashQueryLink",
             "airflow_provider_dash.links.redash.RedashDashboardLink",
+            "airflow_provider_dash.links.posthog.PostHogEndpointLink",
         ],
     }

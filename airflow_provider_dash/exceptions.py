@@ -24,6 +24,23 @@ class DashParameterError(DashConfigError):
         self.parameter = parameter
 
 
+class DashVariableError(DashParameterError):
+    """A PostHog endpoint variable is unknown, or a required one is missing.
+
+    :param endpoint: the endpoint whose definition was checked.
+    :param variable: the variable name at fault.
+    :param allowed: the variable names the endpoint accepts.
+    """
+
+    def __init__(
+        self, message: str, *, endpoint: str, variable: str | None = None, allowed: tuple[str, ...] = ()
+    ) -> None:
+        super().__init__(message, parameter=variable)
+        self.endpoint = endpoint
+        self.variable = variable
+        self.allowed = allowed
+
+
 class DashResponseError(DashError):
     """The server answered with a body this provider cannot read (not JSON, or an unexpected shape)."""
 
@@ -35,6 +52,8 @@ class DashApiError(DashError):
     :param method: HTTP method of the request.
     :param url: the URL of the request (never carries the API key).
     :param server_message: the message the server gave, from either of its error shapes.
+    :param code: the server's machine-readable error code, where it sends one (PostHog's ``code``).
+    :param field: the request field the server blamed, where it names one (PostHog's ``attr``).
     """
 
     def __init__(
@@ -45,12 +64,16 @@ class DashApiError(DashError):
         method: str | None = None,
         url: str | None = None,
         server_message: str | None = None,
+        code: str | None = None,
+        field: str | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.method = method
         self.url = url
         self.server_message = server_message
+        self.code = code
+        self.field = field
 
 
 class DashConnectionError(DashApiError):

@@ -128,6 +128,22 @@ def is_uri(path: str) -> bool:
     return "://" in path
 
 
+def resolve_target(path: str | os.PathLike[str], storage_conn_id: str | None = None) -> str | ObjectStoragePath:
+    """Where an export writes: an absolute local path, or an ``ObjectStoragePath`` for a URI
+    (``s3://``, ``gs://``, ``file://`` ...; its store's connection ``storage_conn_id``).
+
+    :raises ValueError: for an empty path.
+    """
+    text = os.fspath(path)
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError(f"path rendered empty or not a text: {path!r}")
+    if not is_uri(text):
+        return os.path.abspath(os.path.expanduser(text))
+    from airflow.sdk import ObjectStoragePath
+
+    return ObjectStoragePath(text, conn_id=storage_conn_id)
+
+
 def counted(chunks: Iterable[bytes], counter: RowCounter) -> Iterator[bytes]:
     for chunk in chunks:
         counter.feed(chunk)
@@ -232,3 +248,47 @@ class ExportFolder:
                 os.unlink(target)
         else:
             target.unlink(missing_ok=True)
+
+
+#: Row formats :class:`RowEncoder` writes.
+ROW_FORMATS = ("csv", "jsonl")
+
+
+class RowEncoder:
+    """Encodes rows (lists of values) to CSV (header first) or JSON Lines (one object per row), page by page.
+
+    CSV: values as text, NULL as an empty field, lists and objects as their JSON text. JSON Lines:
+    ``{column: value}`` per line. Rows are counted as they are encoded.
+
+    :param file_format: ``csv`` or ``jsonl``.
+    :param columns: the column names.
+    """
+
+    def __init__(self, file_format: str, columns: Iterable[str]) -> None:
+        if file_format not in ROW_FORMATS:
+            raise ValueError(f"format must be one of {', '.join(ROW_FORMATS)}, got {file_format!r}")
+        self.format = file_format
+        self.columns = list(columns)
+        self.rows = 0
+        self._header_done = False
+
+    def encode(self, rows: Iterable[Iterable[object]]) -> bytes:
+        """The bytes of ``rows`` (the CSV header before the first ones)."""
+        import csv
+        import io
+
+        if self.format == "jsonl":
+            lines = []
+            for row in rows:
+                lines.append(json.dumps(dict(zip(self.columns, row, strict=False)), default=str))
+                self.rows += 1
+            return ("\n".join(lines) + "\n").encode() if lines else b""
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        if not self._header_done:
+            writer.writerow(self.columns)
+            self._header_done = True
+        for row in rows:
+            writer.writerow("" if v is None else json.dumps(v) if isinstance(v, (list, dict)) else v for v in row)
+            self.rows += 1
+        return out.getvalue().encode()

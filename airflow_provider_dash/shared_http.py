@@ -30,8 +30,10 @@ if TYPE_CHECKING:
 MAX_CONCURRENT_REQUESTS = 8
 #: Seconds an idle connection of a shared pool is kept for the next request.
 KEEPALIVE_SECONDS = 60.0
+#: The gate and pool every short request uses (Redash's polls, PostHog's CRUD and cancels).
+DEFAULT = "requests"
 
-_Key = tuple[str, bool | str]
+_Key = tuple[str, bool | str, str]
 
 
 @dataclass
@@ -42,11 +44,19 @@ class _Shared:
 
 _clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[_Key, _Shared]] = weakref.WeakKeyDictionary()
 _locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[_Key, asyncio.Lock]] = weakref.WeakKeyDictionary()
-_gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Semaphore]] = weakref.WeakKeyDictionary()
+_gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str], asyncio.Semaphore]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
-def gate(base_url: str) -> asyncio.Semaphore:
+def gate(base_url: str, name: str = DEFAULT, limit: int | None = None) -> asyncio.Semaphore:
     """The semaphore admitting requests to ``base_url`` from the running event loop.
+
+    Each ``name`` is a gate of its own, sized by the first caller's ``limit`` (default
+    :data:`MAX_CONCURRENT_REQUESTS`). Short requests use the default gate. A request the server holds open for a whole
+    run (a PostHog G3 run) takes a gate of its own with a limit sized for runs: behind the default
+    gate, 500 two-second runs would go 32 at a time (about 32 s instead of 2 s), and they would
+    starve the short requests (a cancel) of their turn.
 
     asyncio runs every callback that is ready in one turn before it looks at its timers again.
     1,000 triggers whose answers arrive together would each parse, decide and send in that one
@@ -57,9 +67,9 @@ def gate(base_url: str) -> asyncio.Semaphore:
     connections of the shared pool.
     """
     per_loop = _gates.setdefault(asyncio.get_running_loop(), {})
-    semaphore = per_loop.get(base_url)
+    semaphore = per_loop.get((base_url, name))
     if semaphore is None:
-        semaphore = per_loop[base_url] = asyncio.Semaphore(MAX_CONCURRENT_REQUESTS)
+        semaphore = per_loop[(base_url, name)] = asyncio.Semaphore(MAX_CONCURRENT_REQUESTS if limit is None else limit)
     return semaphore
 
 
@@ -76,46 +86,51 @@ def _tls_context(verify: bool | str) -> ssl.SSLContext:
     return httpx.create_ssl_context(verify=verify)
 
 
-def _build(verify: bool | str) -> httpx.AsyncClient:
+def _build(verify: bool | str, max_connections: int | None = None) -> httpx.AsyncClient:
     import httpx
 
     # No default headers (each request carries its own key) and no redirects: the Authorization
-    # header must never follow one to another host. The gate bounds the connections in use; keep
-    # that many alive, or the pool closes and reopens connections (measured with 32 in flight:
-    # httpx's default of 20 kept alive made 68 connections in 20 s).
-    # Idle connections are kept 60 s (httpx's 5 s would close the ones a loop of polls every few
-    # seconds reaches least, and open them again on the next burst); a server closing them sooner
-    # is fine.
+    # header must never follow one to another host. The default pool keeps alive as many
+    # connections as its gate lets be in flight, for 60 s (httpx's 20 kept alive for 5 s made 68
+    # connections in 20 s for 32 in flight); a pool of its own keeps up to its limit.
+    keep = MAX_CONCURRENT_REQUESTS if max_connections is None else min(max_connections, 100)
     limits = httpx.Limits(
-        max_connections=None, max_keepalive_connections=MAX_CONCURRENT_REQUESTS, keepalive_expiry=KEEPALIVE_SECONDS
+        max_connections=max_connections, max_keepalive_connections=keep, keepalive_expiry=KEEPALIVE_SECONDS
     )
     return httpx.AsyncClient(verify=_tls_context(verify), follow_redirects=False, limits=limits)
 
 
-async def acquire(base_url: str, verify: bool | str) -> httpx.AsyncClient:
+async def acquire(
+    base_url: str, verify: bool | str, pool: str = DEFAULT, max_connections: int | None = None
+) -> httpx.AsyncClient:
     """The shared client for ``base_url`` in the running loop; :func:`release` it when done.
 
     The first user builds it (the TLS context is read from disk in a worker thread, off the loop);
     users arriving meanwhile wait for that one instead of building their own (1,000 triggers
     starting in one turn would otherwise build hundreds of clients to throw away).
+
+    :param pool: the pool's name: the default one for short requests, or
+        one of its own for requests held open (its connections are not taken from the short ones).
+    :param max_connections: the connection limit of a pool other than the default (its first user
+        sets it); keep it at least the limit of the :func:`gate` its requests pass.
     """
     loop = asyncio.get_running_loop()
-    key: _Key = (base_url, verify)
+    key: _Key = (base_url, verify, pool)
     per_loop = _clients.setdefault(loop, {})
     shared = per_loop.get(key)
     if shared is None or shared.client.is_closed:
         async with _locks.setdefault(loop, {}).setdefault(key, asyncio.Lock()):
             shared = per_loop.get(key)
             if shared is None or shared.client.is_closed:
-                shared = per_loop[key] = _Shared(await asyncio.to_thread(_build, verify))
+                shared = per_loop[key] = _Shared(await asyncio.to_thread(_build, verify, max_connections))
     shared.users += 1
     return shared.client
 
 
-async def release(base_url: str, verify: bool | str) -> None:
-    """One user of the shared client for ``base_url`` is done; the last one closes it."""
+async def release(base_url: str, verify: bool | str, pool: str = DEFAULT) -> None:
+    """One user of the shared client for ``base_url`` (and ``pool``) is done; the last one closes it."""
     per_loop = _clients.get(asyncio.get_running_loop(), {})
-    key: _Key = (base_url, verify)
+    key: _Key = (base_url, verify, pool)
     shared = per_loop.get(key)
     if shared is None:
         return

@@ -14,13 +14,13 @@ import traceback
 from collections.abc import Callable, Sequence
 from typing import Any
 
-NAMES = ("parse", "latency", "fanout", "export", "triggerer", "sqltables", "tools")
+NAMES = ("parse", "latency", "fanout", "export", "triggerer", "sqltables", "tools", "posthog")
 
 
 def _runner(name: str) -> Callable[..., Any]:
     import importlib
 
-    module = {"parse": "parse_cost", "sqltables": "sql_tables"}.get(name, name)
+    module = {"parse": "parse_cost", "sqltables": "sql_tables", "posthog": "posthog_runs"}.get(name, name)
     return importlib.import_module(f"benchmarks.{module}").run  # type: ignore[no-any-return]
 
 

@@ -1,12 +1,14 @@
-"""Run the example DAGs against the Redash emulator with ``airflow dags test``, and say what happened.
+"""Run the example DAGs against the bundled emulators with ``airflow dags test``, and say what happened.
 
 What it does, from nothing but an installed virtualenv:
 
-1. starts the Redash emulator (``airflow_provider_dash.testing.RedashEmulator``) with its demo data
-   on a free 127.0.0.1 port, in this process;
+1. starts one emulator per DAG on a free 127.0.0.1 port, in this process, with its demo data: the
+   Redash emulator (``airflow_provider_dash.testing.RedashEmulator``) for the ``example_dash_*``
+   DAGs, the PostHog Endpoints emulator (``airflow_provider_dash.testing.posthog``) for
+   ``example_posthog_endpoint``;
 2. creates a throw-away ``AIRFLOW_HOME`` (SQLite, no Airflow examples, DAGs folder =
    ``example_dags/``) and migrates its database;
-3. points the ``dash_default`` connection at the emulator (``AIRFLOW_CONN_DASH_DEFAULT``);
+3. points the ``dash_default`` (or ``posthog_default``) connection at it (``AIRFLOW_CONN_<ID>``);
 4. runs each example DAG with ``airflow dags test`` (its deferrable tasks run their triggers
    inline), logging each run to a file;
 5. prints, per DAG: the state of every task, the query executions the emulator saw, the query
@@ -47,7 +49,9 @@ DEMO_RUNS: tuple[tuple[str, str], ...] = (
     ("example_dash_submit_and_sense", "2024-03-01"),
     ("example_dash_quality_gate", "2024-03-01"),
     ("example_dash_tools", "2024-03-01"),
+    ("example_posthog_endpoint", "2024-03-01"),
 )
+POSTHOG_CONN_ID = "posthog_default"
 
 DAG_TEST_TIMEOUT = 120
 #: the emulator's counters name a job status route by this template (with or without a query id).
@@ -81,7 +85,31 @@ def _say(text: str) -> None:
     print(text, flush=True)
 
 
-def _airflow_env(home: Path, conn: dict[str, Any] | None) -> dict[str, str]:
+def _is_posthog(dag_id: str) -> bool:
+    return dag_id.startswith("example_posthog_")
+
+
+def _emulator(dag_id: str) -> Any:
+    """A started emulator with the demo data the DAG runs against (stop it when done)."""
+    if _is_posthog(dag_id):
+        from airflow_provider_dash.testing.posthog import PostHogEmulator
+        from airflow_provider_dash.testing.posthog.demo import seed_demo
+
+        return seed_demo(PostHogEmulator().start())
+    from airflow_provider_dash.testing import RedashEmulator
+
+    return RedashEmulator().start()
+
+
+def _connection(dag_id: str, emulator: Any) -> tuple[str, dict[str, Any]]:
+    """The connection id the DAG uses and its fields pointing at ``emulator``."""
+    if _is_posthog(dag_id):
+        fields = {"conn_type": "posthog", "host": emulator.url, "password": emulator.personal_key}
+        return POSTHOG_CONN_ID, {**fields, "extra": {"project_id": emulator.project_id}}
+    return CONN_ID, {"conn_type": "dash", "host": emulator.url, "password": emulator.user_key}
+
+
+def _airflow_env(home: Path, conn: tuple[str, dict[str, Any]] | None) -> dict[str, str]:
     # The developer's own AIRFLOW__* settings must not change what the demo does.
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
     env.update(
@@ -97,7 +125,7 @@ def _airflow_env(home: Path, conn: dict[str, Any] | None) -> dict[str, str]:
         }
     )
     if conn is not None:
-        env[f"AIRFLOW_CONN_{CONN_ID.upper()}"] = json.dumps(conn)
+        env[f"AIRFLOW_CONN_{conn[0].upper()}"] = json.dumps(conn[1])
     return env
 
 
@@ -158,6 +186,10 @@ def _read_run(outcome: DagOutcome, database: Path) -> None:
 
 def _describe_value(value: Any) -> list[str]:
     """Lines that say what a task returned: result ids and row counts first, else short JSON."""
+    if isinstance(value, dict) and "endpoint" in value:
+        rows = value.get("row_count", value.get("rows"))
+        where = f", written to {value['path']}" if value.get("path") else ""
+        return [f"endpoint {value['endpoint']}: {rows} rows in {value.get('pages')} page(s){where}"]
     if isinstance(value, dict) and "rows" in value:
         where = f", written to {value['path']}" if value.get("path") else ""
         result_id = value.get("result_id", value.get("query_result_id"))
@@ -188,7 +220,7 @@ def _describe_value(value: Any) -> list[str]:
 def _print_summary(outcomes: list[DagOutcome], total: float) -> None:
     _say("")
     _say("=" * 78)
-    _say(f"Summary (connection {CONN_ID!r}; each DAG ran against its own emulator)")
+    _say(f"Summary (connections {CONN_ID!r} and {POSTHOG_CONN_ID!r}; each DAG ran against its own emulator)")
     _say("=" * 78)
     for o in outcomes:
         verdict = "OK" if o.ok else "FAILED"
@@ -240,8 +272,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not runs:
         parser.error(f"no such example DAG; choose from {', '.join(d for d, _ in DEMO_RUNS)}")
 
-    from airflow_provider_dash.testing import RedashEmulator
-
     started = time.monotonic()
     root = Path(tempfile.mkdtemp(prefix="airflow-dash-demo-"))
     outcomes: list[DagOutcome] = []
@@ -249,8 +279,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         with ExitStack() as stack:
             # One emulator per DAG: the runs go in parallel, and each one's server counters
             # then tell exactly what that DAG did.
-            emulators = {dag_id: stack.enter_context(RedashEmulator()) for dag_id, _ in runs}
-            _say(f"Redash emulators with demo data on {', '.join(e.url for e in emulators.values())}")
+            emulators = {dag_id: _emulator(dag_id) for dag_id, _ in runs}
+            for emulator in emulators.values():
+                stack.callback(emulator.stop)
+            _say(f"Emulators with demo data on {', '.join(e.url for e in emulators.values())}")
 
             template = root / "template"
             template.mkdir()
@@ -267,8 +299,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     home = root / dag_id
                     home.mkdir()
                     shutil.copy2(template / "airflow.db", home / "airflow.db")
-                    emulator = emulators[dag_id]
-                    conn = {"conn_type": "dash", "host": emulator.url, "password": emulator.user_key}
+                    conn = _connection(dag_id, emulators[dag_id])
                     log_path = root / f"dags-test-{dag_id}.log"
                     _say(f"airflow dags test {dag_id} {logical_date}  (log: {log_path.name})")
                     future = pool.submit(_dags_test, dag_id, logical_date, _airflow_env(home, conn), log_path)

@@ -50,7 +50,18 @@ EXPECTED: dict[str, tuple[dict[str, str], set[tuple[str, str]]]] = {
         {"backup_queries": "ExportQueriesOperator", "privacy_scan": "ScanOperator"},
         {("backup_queries", "privacy_scan")},
     ),
+    "example_posthog_endpoint": (
+        {
+            "run_signups": "RunEndpointOperator",
+            "check_signups": "EndpointCheckOperator",
+            "export_events": "ExportEndpointResultOperator",
+        },
+        {("run_signups", "check_signups"), ("check_signups", "export_events")},
+    ),
 }
+
+#: the connection attribute and default connection of each product's operators.
+CONN_ATTRS = {"dash_conn_id": "dash_default", "posthog_conn_id": "posthog_default"}
 
 #: the tasks that must wait in the triggerer (the point of the examples).
 DEFERRABLE_TASKS = {
@@ -58,6 +69,7 @@ DEFERRABLE_TASKS = {
     ("example_dash_refresh_dashboard", "refresh_dashboard"),
     ("example_dash_submit_and_sense", "wait_for_job"),
     ("example_dash_quality_gate", "check_orders"),
+    ("example_posthog_endpoint", "run_signups"),
 }
 
 
@@ -105,10 +117,12 @@ def test_example_dag_has_the_documented_tasks_and_order(dagbag: Any, dag_id: str
 @pytest.mark.parametrize("dag_id", sorted(EXPECTED))
 def test_example_dag_uses_the_default_connection_and_is_documented(dagbag: Any, dag_id: str) -> None:
     dag = dagbag.dags[dag_id]
-    dash_tasks = [t for t in dag.tasks if hasattr(t, "dash_conn_id")]
-    assert dash_tasks, "every example uses at least one Dash operator"
-    assert {t.dash_conn_id for t in dash_tasks} == {"dash_default"}
-    assert "dash_default" in (dag.doc_md or "")
+    used = {attr: {getattr(t, attr) for t in dag.tasks if hasattr(t, attr)} for attr in CONN_ATTRS}
+    assert any(used.values()), "every example uses at least one of the provider's operators"
+    for attr, ids in used.items():
+        assert ids in (set(), {CONN_ATTRS[attr]})
+        if ids:
+            assert CONN_ATTRS[attr] in (dag.doc_md or "")
     assert "example" in dag.tags
 
 

@@ -40,16 +40,25 @@ def test_providers_manager_reads_the_connection_form_without_errors() -> None:
     assert widgets == {"extra__dash__verify", "extra__dash__timeout", "extra__dash__retries", "extra__dash__query_id"}
     behaviour = manager.field_behaviours["dash"]
     assert behaviour["relabeling"]["password"] == "API key"
+    posthog = {k for k in manager.connection_form_widgets if k.startswith("extra__posthog__")}
+    assert posthog == {
+        f"extra__posthog__{name}"
+        for name in ("project_id", "verify", "timeout", "run_timeout", "retries", "generation")
+    }
+    assert manager.field_behaviours["posthog"]["relabeling"]["host"] == "PostHog URL"
 
 
 def test_hook_declares_the_same_form_as_the_provider_info() -> None:
     from airflow_provider_dash.hooks.dash import DashHook
+    from airflow_provider_dash.hooks.posthog import PostHogHook
 
-    (conn_type,) = airflow_provider_dash.get_provider_info()["connection-types"]
-    declared = {key.replace("-", "_"): value for key, value in conn_type["ui-field-behaviour"].items()}
-    assert DashHook.get_ui_field_behaviour() == declared
-    assert DashHook.hook_name == conn_type["hook-name"]
-    assert DashHook.conn_type == conn_type["connection-type"]
+    conn_types = airflow_provider_dash.get_provider_info()["connection-types"]
+    assert [c["connection-type"] for c in conn_types] == ["dash", "posthog"]
+    for hook, conn_type in zip((DashHook, PostHogHook), conn_types, strict=True):
+        declared = {key.replace("-", "_"): value for key, value in conn_type["ui-field-behaviour"].items()}
+        assert hook.get_ui_field_behaviour() == declared
+        assert hook.hook_name == conn_type["hook-name"]
+        assert hook.conn_type == conn_type["connection-type"]
 
 
 def test_importing_the_package_does_not_import_airflow_or_http_clients() -> None:

@@ -6,23 +6,15 @@ log line, an error text or a ``repr``.
 
 from __future__ import annotations
 
-import json
-import math
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
+from airflow_provider_dash.conn_fields import as_bool_or_path, as_number, base_url, read_extras
 from airflow_provider_dash.exceptions import DashConfigError
 
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_RETRIES = 5
-#: Redash's answer when the key is missing, wrong, or a query key used outside its query.
-
-_TRUE = frozenset({"true", "yes", "on", "1"})
-_FALSE = frozenset({"false", "no", "off", "0"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,88 +49,19 @@ class ConnectionConfig:
 
 
 def _extras(conn: Any) -> dict[str, Any]:
-    # Read ``conn.extra`` ourselves: ``extra_dejson`` masks secrets synchronously, which must not
-    # run inside the triggerer's event loop. None of our extras is a secret.
-    raw = getattr(conn, "extra", None)
-    if raw is None or raw == "":
-        return {}
-    if isinstance(raw, Mapping):
-        return dict(raw)
-    try:
-        value = json.loads(raw)
-    except (TypeError, ValueError):
-        raise DashConfigError(
-            f"Connection {conn.conn_id!r}: the extra field is not valid JSON; "
-            'expected e.g. {"verify": true, "timeout": 30, "retries": 5}'
-        ) from None
-    if not isinstance(value, dict):
-        raise DashConfigError(f"Connection {conn.conn_id!r}: the extra field must be a JSON object")
-    return value
+    return read_extras(conn)
 
 
 def _as_bool_or_path(conn_id: str, value: Any) -> bool | str:
-    if value is None:
-        return True
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str):
-        low = value.strip().lower()
-        if low in _TRUE:
-            return True
-        if low in _FALSE:
-            return False
-        if os.path.exists(value):
-            return value
-    raise DashConfigError(
-        f"Connection {conn_id!r}: extra 'verify' must be true, false or the path of an existing CA bundle, "
-        f"got {value!r}"
-    )
+    return as_bool_or_path(conn_id, value)
 
 
 def _as_number(conn_id: str, name: str, value: Any, default: float, *, integer: bool, minimum: float) -> Any:
-    if value is None or value == "":
-        return default
-    number: float | None = None
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        number = value
-    elif isinstance(value, str):
-        try:
-            number = float(value.strip())
-        except ValueError:
-            number = None
-    if number is None or math.isnan(number) or number < minimum or (integer and number != int(number)):
-        kind = "a whole number" if integer else "a number"
-        raise DashConfigError(f"Connection {conn_id!r}: extra {name!r} must be {kind} >= {minimum:g}, got {value!r}")
-    return int(number) if integer else float(number)
+    return as_number(conn_id, name, value, default, integer=integer, minimum=minimum)
 
 
 def _base_url(conn_id: str, host: str, schema: str | None, port: int | None, protocol: Any = None) -> str:
-    host = host.strip()
-    schema = (schema or "").strip().strip("/")
-    if "://" not in host:
-        # The scheme comes from the schema field or the extra ``protocol``; https by default.
-        choices = [str(c).strip().lower() for c in (schema, protocol) if c]
-        scheme = next((c for c in choices if c in ("http", "https")), "https")
-        host = f"{scheme}://{host}"
-    parts = urlsplit(host)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise DashConfigError(
-            f"Connection {conn_id!r}: host {host!r} is not a base URL such as https://redash.example.com"
-        )
-    if parts.query or parts.fragment:
-        raise DashConfigError(f"Connection {conn_id!r}: the base URL must not carry a query string or fragment")
-    if parts.username or parts.password:
-        raise DashConfigError(
-            f"Connection {conn_id!r}: put no credentials in the base URL; the API key goes in the password field"
-        )
-    netloc = parts.netloc
-    if port and parts.port is None:
-        netloc = f"{netloc}:{int(port)}"
-    path = parts.path.rstrip("/")
-    # A schema that is not a URL scheme is an org path (URI form ``dash://:key@host/acme``).
-    if schema and schema.lower() not in ("http", "https") and not path:
-        path = "/" + schema
-    return urlunsplit((parts.scheme, netloc, path, "", ""))
+    return base_url(conn_id, host, schema, port, protocol)
 
 
 def config_from_connection(conn: Any) -> ConnectionConfig:

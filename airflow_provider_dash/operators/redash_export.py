@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_dash.arguments import as_id, is_template
 from airflow_provider_dash.exceptions import DashConfigError
-from airflow_provider_dash.export import RowCounter, counted, is_uri, write_atomically
+from airflow_provider_dash.export import RowCounter, counted, resolve_target, write_atomically
 from airflow_provider_dash.hooks._redash_routes import check_download_format
 from airflow_provider_dash.operators.redash import RunQueryOperator
 
@@ -142,11 +142,7 @@ class ExportQueryResultOperator(RunQueryOperator):
         return export_lineage(self._get_hook(), run=run, ran_query=given is None, written=state.get("written"))
 
     def _target(self) -> str | ObjectStoragePath:
-        path = os.fspath(self.path)
-        if not isinstance(path, str) or not path.strip():
-            raise DashConfigError(f"path rendered empty or not a text: {self.path!r}")
-        if not is_uri(path):
-            return os.path.abspath(os.path.expanduser(path))
-        from airflow.sdk import ObjectStoragePath
-
-        return ObjectStoragePath(path, conn_id=self.storage_conn_id)
+        try:
+            return resolve_target(self.path, self.storage_conn_id)
+        except ValueError as error:
+            raise DashConfigError(str(error)) from None

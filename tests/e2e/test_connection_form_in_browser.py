@@ -39,7 +39,7 @@ UI_TIMEOUT_MS = 20_000
 """For every UI action and expectation: generous, since the two cores are shared with other tests."""
 TEST_ROUTE = "**/api/v2/connections/test"
 TEST_TOAST = re.compile(r"Test Connection (Successful|Failed)")
-(CONNECTION_TYPE,) = get_provider_info()["connection-types"]
+(CONNECTION_TYPE,) = [c for c in get_provider_info()["connection-types"] if c["connection-type"] == "dash"]
 
 
 def _unavailable(reason: str) -> None:

@@ -7,6 +7,8 @@ LocalExecutor workers, ``JobTrigger`` serialises, is imported and run by the tri
 the trigger's event. The second test crashes the triggerer while a task is deferred and checks that
 a restarted triggerer finishes the job. The third schedules a DAG on a Redash query's asset, watched
 by ``QueryRefreshedTrigger`` in the triggerer, and lets the emulator's own scheduler refresh the query.
+The fourth runs the PostHog example: its endpoint run is deferred, and the real triggerer holds the
+run's request open until the PostHog emulator answers.
 
 One cluster serves both tests (starting Airflow is most of the cost). Every process is stopped at
 the end, and on failure the tail of every component's log is printed.
@@ -32,6 +34,7 @@ EXAMPLE_DAG_IDS = (
     "example_dash_refresh_dashboard",
     "example_dash_submit_and_sense",
     "example_dash_export_on_refresh",
+    "example_posthog_endpoint",
 )
 DAG_ID = "example_dash_submit_and_sense"
 SENSOR = "wait_for_job"
@@ -40,6 +43,8 @@ JOB_TRIGGER = "airflow_provider_dash.triggers.redash.JobTrigger"
 FINANCE_DAG = "example_dash_export_on_refresh"
 #: Redash refreshes the finance query every emulated hour; the test moves the emulator's clock.
 FINANCE_SCHEDULE = 3600
+POSTHOG_DAG_ID = "example_posthog_endpoint"
+ENDPOINT_TRIGGER = "airflow_provider_dash.triggers.posthog.EndpointRunTrigger"
 
 
 @pytest.fixture(scope="module")
@@ -60,13 +65,31 @@ def finance_query(emulator: Any) -> int:
     return query_id
 
 
+def posthog() -> Iterator[Any]:
+    """The PostHog emulator with its demo data, serving from this process."""
+    from airflow_provider_dash.testing.posthog import PostHogEmulator
+    from airflow_provider_dash.testing.posthog.demo import seed_demo
+
+    with PostHogEmulator() as emu:
+        yield seed_demo(emu)
+
+
 @pytest.fixture(scope="module")
-def cluster(emulator: Any, finance_query: int, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowCluster]:
-    """A running Airflow whose ``dash_default`` connection points at the emulator."""
+def cluster(
+    emulator: Any, finance_query: int, posthog: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[AirflowCluster]:
+    """A running Airflow whose ``dash_default`` and ``posthog_default`` connections point at the emulators."""
     home = tmp_path_factory.mktemp("airflow-home")
     conn = {"conn_type": "dash", "host": emulator.url, "password": emulator.user_key}
+    posthog_conn = {
+        "conn_type": "posthog",
+        "host": posthog.url,
+        "password": posthog.personal_key,
+        "extra": {"project_id": posthog.project_id},
+    }
     env = {
         "AIRFLOW_CONN_DASH_DEFAULT": json.dumps(conn),
+        "AIRFLOW_CONN_POSTHOG_DEFAULT": json.dumps(posthog_conn),
         "DASH_EXAMPLE_EXPORT_DIR": str(home / "exports"),
         "DASH_EXAMPLE_FINANCE_QUERY_ID": str(finance_query),
         "DASH_EXAMPLE_WATCH_INTERVAL": "1",
@@ -253,3 +276,24 @@ def test_dag_on_a_watched_redash_asset_runs_once_per_refresh_by_redash_and_survi
     assert sorted(p.name for p in exports.glob("finance_*.csv")) == sorted(
         [f"finance_{first}.csv", f"finance_{second}.csv"]
     )
+
+
+@pytest.mark.usefixtures("report_logs_on_failure")
+def test_endpoint_run_is_held_by_the_real_triggerer_and_the_run_succeeds(cluster: AirflowCluster, posthog: Any) -> None:
+    # Long enough that the task is seen deferred while the triggerer holds the run's request open.
+    posthog.set_endpoint_delay("daily_signups", 8)
+
+    cluster.unpause(POSTHOG_DAG_ID)
+    run_id = cluster.trigger(POSTHOG_DAG_ID)
+    observation = cluster.watch_run(POSTHOG_DAG_ID, run_id, timeout=180)
+
+    assert observation.run_state == "success", observation
+    assert set(observation.final_states.values()) == {"success"}, observation
+    assert "deferred" in observation.seen_states["run_signups"], observation.seen_states
+    assert observation.trigger_classpaths["run_signups"] == {ENDPOINT_TRIGGER}
+    (triggerer_job_id,) = observation.triggerer_job_ids["run_signups"]
+    events = cluster.trigger_log_events(POSTHOG_DAG_ID, run_id, "run_signups").get(triggerer_job_id, [])
+    fired = [e for e in events if e.get("event") == "Trigger fired event"]
+    assert len(fired) == 1, events
+    assert "success" in fired[0]["result"]
+    assert posthog.counters.executions("daily_signups", {"country": "DE"}) >= 1
