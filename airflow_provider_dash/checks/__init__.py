@@ -19,6 +19,7 @@ from airflow_provider_dash.checks.rules import (
 from airflow_provider_dash.checks.values import (
     FALSE_TEXTS,
     as_number,
+    as_threshold,
     check_tolerance,
     is_truthy,
     show,
@@ -31,6 +32,7 @@ __all__ = [
     "CheckSpec",
     "ResultTable",
     "as_number",
+    "as_threshold",
     "check_columns",
     "check_first_row",
     "check_row_count",

@@ -121,3 +121,16 @@ def compare(value: Any, expected: Any, tolerance: float | None) -> str | None:
         low, high = target - tolerance * abs(target), target + tolerance * abs(target)
         return f"{show(value)} is outside {show(expected)} ± {tolerance:g} ({low:g} .. {high:g})"
     return None if str(value) == str(expected) else f"{show(value)}, expected {show(expected)}"
+
+
+def as_threshold(value: Any, name: str) -> float | None:
+    """A gate's bound as a float (``None``, ``""`` or ``"None"``: no bound).
+
+    :raises DashConfigError: naming ``name`` when it is not a number.
+    """
+    if value is None or (isinstance(value, str) and value.strip() in ("", "None")):
+        return None
+    number = as_number(value)
+    if number is None:
+        raise DashConfigError(f"{name} must be a number or None, got {value!r}")
+    return float(number)

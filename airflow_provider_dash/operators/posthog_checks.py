@@ -15,7 +15,13 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk.exceptions import AirflowSkipException
 
 from airflow_provider_dash.arguments import is_template
-from airflow_provider_dash.checks import CheckSpec, as_number, check_threshold, check_tolerance, check_value
+from airflow_provider_dash.checks import (
+    CheckSpec,
+    as_threshold,
+    check_threshold,
+    check_tolerance,
+    check_value,
+)
 from airflow_provider_dash.exceptions import DashCheckFailedError, DashConfigError
 from airflow_provider_dash.operators.posthog import RunEndpointOperator
 
@@ -129,15 +135,6 @@ class EndpointValueCheckOperator(_EndpointGateOperator):
         return check_value(result, self.pass_value, self.tolerance)
 
 
-def _threshold(value: Any, name: str) -> float | None:
-    if value is None or (isinstance(value, str) and value.strip() in ("", "None")):
-        return None
-    number = as_number(value)
-    if number is None:
-        raise DashConfigError(f"{name} must be a number or None, got {value!r}")
-    return float(number)
-
-
 class EndpointThresholdCheckOperator(_EndpointGateOperator):
     """Run an endpoint and fail unless the first value of its first row lies in a range (edges included).
 
@@ -159,8 +156,8 @@ class EndpointThresholdCheckOperator(_EndpointGateOperator):
         super().__init__(endpoint=endpoint, **kwargs)
         if min_threshold is None and max_threshold is None:
             raise DashConfigError("give min_threshold, max_threshold or both")
-        low = None if is_template(min_threshold) else _threshold(min_threshold, "min_threshold")
-        high = None if is_template(max_threshold) else _threshold(max_threshold, "max_threshold")
+        low = None if is_template(min_threshold) else as_threshold(min_threshold, "min_threshold")
+        high = None if is_template(max_threshold) else as_threshold(max_threshold, "max_threshold")
         if low is not None and high is not None and low > high:
             raise DashConfigError(f"min_threshold ({low:g}) is greater than max_threshold ({high:g})")
         self.min_threshold = min_threshold
@@ -168,5 +165,5 @@ class EndpointThresholdCheckOperator(_EndpointGateOperator):
 
     def _evaluate(self, result: EndpointResult) -> list[str]:
         return check_threshold(
-            result, _threshold(self.min_threshold, "min_threshold"), _threshold(self.max_threshold, "max_threshold")
+            result, as_threshold(self.min_threshold, "min_threshold"), as_threshold(self.max_threshold, "max_threshold")
         )

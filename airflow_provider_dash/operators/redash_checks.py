@@ -15,7 +15,13 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk.exceptions import AirflowSkipException
 
 from airflow_provider_dash.arguments import as_id, is_template
-from airflow_provider_dash.checks import CheckSpec, as_number, check_threshold, check_tolerance, check_value
+from airflow_provider_dash.checks import (
+    CheckSpec,
+    as_threshold,
+    check_threshold,
+    check_tolerance,
+    check_value,
+)
 from airflow_provider_dash.exceptions import DashCheckFailedError, DashConfigError, DashError
 from airflow_provider_dash.links import query_page_url
 from airflow_provider_dash.operators.redash import RunQueryOperator
@@ -166,15 +172,6 @@ class QueryValueCheckOperator(_QueryGateOperator):
         return check_value(result, self.pass_value, self.tolerance)
 
 
-def _threshold(value: Any, name: str) -> float | None:
-    if value is None or (isinstance(value, str) and value.strip() in ("", "None")):
-        return None
-    number = as_number(value)
-    if number is None:
-        raise DashConfigError(f"{name} must be a number or None, got {value!r}")
-    return float(number)
-
-
 class QueryThresholdCheckOperator(_QueryGateOperator):
     """Run a saved query and fail unless the first value of its first row lies in a range (edges included).
 
@@ -199,14 +196,14 @@ class QueryThresholdCheckOperator(_QueryGateOperator):
         super().__init__(query_id=query_id, **kwargs)
         if min_threshold is None and max_threshold is None:
             raise DashConfigError("give min_threshold, max_threshold or both")
-        low = None if is_template(min_threshold) else _threshold(min_threshold, "min_threshold")
-        high = None if is_template(max_threshold) else _threshold(max_threshold, "max_threshold")
+        low = None if is_template(min_threshold) else as_threshold(min_threshold, "min_threshold")
+        high = None if is_template(max_threshold) else as_threshold(max_threshold, "max_threshold")
         if low is not None and high is not None and low > high:
             raise DashConfigError(f"min_threshold ({low:g}) is greater than max_threshold ({high:g})")
         self.min_threshold = min_threshold
         self.max_threshold = max_threshold
 
     def _evaluate(self, result: QueryResult) -> list[str]:
-        low = _threshold(self.min_threshold, "min_threshold")
-        high = _threshold(self.max_threshold, "max_threshold")
+        low = as_threshold(self.min_threshold, "min_threshold")
+        high = as_threshold(self.max_threshold, "max_threshold")
         return check_threshold(result, low, high)
