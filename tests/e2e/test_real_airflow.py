@@ -65,6 +65,7 @@ def finance_query(emulator: Any) -> int:
     return query_id
 
 
+@pytest.fixture(scope="module")
 def posthog() -> Iterator[Any]:
     """The PostHog emulator with its demo data, serving from this process."""
     from airflow_provider_dash.testing.posthog import PostHogEmulator
