@@ -14,6 +14,8 @@ import random
 import time
 from typing import Any, Literal, Protocol
 
+from airflow_provider_dash.exceptions import DashConnectionError, DashError, DashResponseError
+
 #: First retry delay (seconds); it doubles on every retry, up to :data:`BACKOFF_CAP`.
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 10.0
@@ -188,3 +190,38 @@ def tenacity_kwargs(request: RetryableRequest, retries: int) -> dict[str, Any]:
         "stop": tenacity.stop_after_attempt(retries + 1),
         "reraise": True,
     }
+
+
+class _RetriesConfig(Protocol):
+    @property
+    def base_url(self) -> str: ...
+
+    @property
+    def retries(self) -> int: ...
+
+
+def no_answer_error(method: str, url: str, what: str, config: _RetriesConfig, failure: BaseException) -> DashError:
+    """The error once retrying is over for a failure that is not an HTTP error status: a body that is
+    not JSON, a TLS failure, or no answer at all (every product words these the same way).
+
+    :return: a ``DashResponseError`` or ``DashConnectionError`` naming the URL and the attempts.
+    """
+    if isinstance(failure, MalformedBody):
+        return DashResponseError(
+            f"{method} {url} for {what} answered {failure.status} with a body that is not JSON "
+            f"({config.retries + 1} attempt(s)): {failure.text[:200]!r}"
+        )
+    if isinstance(failure, TransportFailure) and failure.kind == "tls":
+        return DashConnectionError(
+            f"TLS verification failed for {config.base_url} ({method} {url}): {failure.detail}. "
+            "Set the connection's extra 'verify' to a CA bundle path (or false to skip verification).",
+            method=method,
+            url=url,
+        )
+    detail = failure.detail if isinstance(failure, TransportFailure) else str(failure)
+    return DashConnectionError(
+        f"No answer from {config.base_url} for {what} ({method} {url}) after "
+        f"{config.retries + 1} attempt(s); last error: {detail}",
+        method=method,
+        url=url,
+    )

@@ -17,14 +17,12 @@ from typing import Any
 from airflow_provider_dash.exceptions import (
     DashApiError,
     DashAuthError,
-    DashConnectionError,
     DashError,
     DashNotFoundError,
-    DashResponseError,
 )
 from airflow_provider_dash.hooks._posthog_config import PostHogConfig
 from airflow_provider_dash.hooks._posthog_routes import Request
-from airflow_provider_dash.retry import MalformedBody, RetryableStatus, TransportFailure
+from airflow_provider_dash.retry import RetryableStatus, no_answer_error
 
 #: The cost guardrail codes of a run (400 ``server_error``): the query is too expensive, retrying cannot help.
 GUARDRAIL_CODES = frozenset({"query_timeout", "query_memory_limit", "query_too_large", "query_estimated_too_slow"})
@@ -155,23 +153,4 @@ def final_error(request: Request, failure: BaseException, config: PostHogConfig)
         if failure.status in (429, 502, 503, 504) and config.retries:
             error.args = (f"{error.args[0]} (after {config.retries + 1} attempts)",)
         return error
-    url = request.url(config.base_url)
-    if isinstance(failure, MalformedBody):
-        return DashResponseError(
-            f"{request.method} {url} for {request.what} answered {failure.status} with a body that is not JSON "
-            f"({config.retries + 1} attempt(s)): {failure.text[:200]!r}"
-        )
-    if isinstance(failure, TransportFailure) and failure.kind == "tls":
-        return DashConnectionError(
-            f"TLS verification failed for {config.base_url} ({request.method} {url}): {failure.detail}. "
-            "Set the connection's extra 'verify' to a CA bundle path (or false to skip verification).",
-            method=request.method,
-            url=url,
-        )
-    detail = failure.detail if isinstance(failure, TransportFailure) else str(failure)
-    return DashConnectionError(
-        f"No answer from {config.base_url} for {request.what} ({request.method} {url}) after "
-        f"{config.retries + 1} attempt(s); last error: {detail}",
-        method=request.method,
-        url=url,
-    )
+    return no_answer_error(request.method, request.url(config.base_url), request.what, config, failure)

@@ -10,15 +10,13 @@ from typing import Any
 from airflow_provider_dash.exceptions import (
     DashApiError,
     DashAuthError,
-    DashConnectionError,
     DashError,
     DashJobNotFoundError,
     DashNotFoundError,
-    DashResponseError,
 )
 from airflow_provider_dash.hooks._redash_config import ConnectionConfig
 from airflow_provider_dash.hooks._redash_routes import Request
-from airflow_provider_dash.retry import MalformedBody, RetryableStatus, TransportFailure
+from airflow_provider_dash.retry import RetryableStatus, no_answer_error
 
 #: Redash's answer when the key is missing, wrong, or a query key used outside its query.
 AUTH_FAILED_TEXT = "Couldn't find resource. Please login and try again."
@@ -92,23 +90,4 @@ def final_error(request: Request, failure: BaseException, config: ConnectionConf
         error = error_for_response(request, failure.status, failure.body, config.base_url)
         assert error is not None  # a retryable status is an error status
         return error
-    url = request.url(config.base_url)
-    if isinstance(failure, MalformedBody):
-        return DashResponseError(
-            f"{request.method} {url} for {request.what} answered {failure.status} with a body that is not JSON "
-            f"({config.retries + 1} attempt(s)): {failure.text[:200]!r}"
-        )
-    if isinstance(failure, TransportFailure) and failure.kind == "tls":
-        return DashConnectionError(
-            f"TLS verification failed for {config.base_url} ({request.method} {url}): {failure.detail}. "
-            "Set the connection's extra 'verify' to a CA bundle path (or false to skip verification).",
-            method=request.method,
-            url=url,
-        )
-    detail = failure.detail if isinstance(failure, TransportFailure) else str(failure)
-    return DashConnectionError(
-        f"No answer from {config.base_url} for {request.what} ({request.method} {url}) after "
-        f"{config.retries + 1} attempt(s); last error: {detail}",
-        method=request.method,
-        url=url,
-    )
+    return no_answer_error(request.method, request.url(config.base_url), request.what, config, failure)
