@@ -6,7 +6,7 @@ transport differs. Nothing here blocks the event loop: the connection is read wi
 
 A G3 run is synchronous: the server holds its request for the whole run. Runs therefore use a
 pool and a gate of their own in :mod:`airflow_provider_dash.shared_http` (:data:`MAX_HELD_RUNS`
-at once per triggerer and server), so 500 two-second runs of one triggerer run together, not 32
+at once per triggerer and server), so 500 two-second runs of one triggerer run together, not 8
 at a time, and a cancel (a short request, on the default pool and gate) never waits behind them.
 """
 
