@@ -87,6 +87,27 @@ _POSTHOG_UI_FIELD_BEHAVIOUR: dict[str, Any] = {
 }
 
 
+# [dash] options; shared_http reads them in the triggerer (the default mirrors its MAX_CONCURRENT_REQUESTS).
+_CONFIG: dict[str, Any] = {
+    "dash": {
+        "description": "Settings of the Dash provider (Redash and PostHog Endpoints).",
+        "options": {
+            "max_requests_in_flight": {
+                "description": (
+                    "Requests in flight at once from one triggerer to one server, across all its deferred "
+                    "tasks (the triggers share one HTTP client per server). More polls a distant server "
+                    "faster but costs the triggerer more CPU per poll; 4 is what a stock Redash answers at "
+                    "once. A whole number from 1 to 64."
+                ),
+                "version_added": "0.1.0",
+                "type": "integer",
+                "example": "8",
+                "default": "4",
+            },
+        },
+    },
+}
+
 _ASSETS = "airflow_provider_dash.lineage.redash_assets"
 _REDASH_ASSET_URI: dict[str, Any] = {
     "schemes": ["redash"],
@@ -100,7 +121,8 @@ def get_provider_info() -> dict[str, Any]:
     """Describe the provider to Airflow's providers manager.
 
     :return: the provider metadata dict (package, versions, connection type and its form, hooks,
-        operators, sensors, triggers, the ``redash`` asset URI scheme and extra links).
+        operators, sensors, triggers, the ``redash`` asset URI scheme, extra links and the ``[dash]``
+        options).
     """
     return {
         "package-name": "airflow-provider-dash",
@@ -178,6 +200,7 @@ def get_provider_info() -> dict[str, Any]:
         # keyword arguments, and mapped to the OpenLineage dataset the operators emit for it.
         "asset-uris": [_REDASH_ASSET_URI],
         "dataset-uris": [_REDASH_ASSET_URI],
+        "config": _CONFIG,
         "connection-types": [
             {
                 "connection-type": "dash",

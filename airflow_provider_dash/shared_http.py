@@ -18,16 +18,24 @@ import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from airflow_provider_dash.exceptions import DashConfigError
+
 if TYPE_CHECKING:
     import ssl
 
     import httpx
 
-#: Requests in flight at once to one server from one event loop, across all clients (triggers).
-#: httpcore's pool looks at every connection for every request, so fewer is cheaper: measured with
-#: 1,000 triggers (``benchmarks.triggerer``), 32 cost 1.44x the CPU per poll of a bare httpx client,
-#: 8 cost 1.15x and 4 cost 0.94x. 8 still serves 80 polls a second from a server 100 ms away.
-MAX_CONCURRENT_REQUESTS = 8
+#: Requests in flight at once to one server from one event loop, across all clients (triggers),
+#: unless the Airflow option ``[dash] max_requests_in_flight`` sets another number (1 to 64).
+#: httpcore's pool looks at every connection for every request (and counts its idle ones once per
+#: idle connection), so fewer is cheaper: measured with 1,000 triggers (``benchmarks.triggerer``),
+#: 32 cost 1.44x the CPU per poll of a bare httpx client with 8 in flight, 8 cost 1.11-1.15x, 6 about
+#: 1.02x and 4 0.94-1.0x. 4 is also what a stock Redash answers at once (4 gunicorn web workers); a
+#: server 100 ms away still gets 40 polls a second, 1,200 tasks at the default 30 s poll interval.
+MAX_CONCURRENT_REQUESTS = 4
+#: The Airflow option that overrides :data:`MAX_CONCURRENT_REQUESTS` (declared in the provider info).
+CONFIG_SECTION, CONFIG_OPTION = "dash", "max_requests_in_flight"
+_MOST_IN_FLIGHT = 64
 #: Seconds an idle connection of a shared pool is kept for the next request.
 KEEPALIVE_SECONDS = 60.0
 #: The gate and pool every short request uses (Redash's polls, PostHog's CRUD and cancels).
@@ -53,7 +61,7 @@ def gate(base_url: str, name: str = DEFAULT, limit: int | None = None) -> asynci
     """The semaphore admitting requests to ``base_url`` from the running event loop.
 
     Each ``name`` is a gate of its own, sized by the first caller's ``limit`` (default
-    :data:`MAX_CONCURRENT_REQUESTS`). Short requests use the default gate. A request the server holds open for a whole
+    :func:`requests_in_flight`). Short requests use the default gate. A request the server holds open for a whole
     run (a PostHog G3 run) takes a gate of its own with a limit sized for runs: behind the default
     gate, 500 two-second runs would go a few at a time (measured behind 32: 32.6 s instead of 2 s), and they would
     starve the short requests (a cancel) of their turn.
@@ -61,7 +69,7 @@ def gate(base_url: str, name: str = DEFAULT, limit: int | None = None) -> asynci
     asyncio runs every callback that is ready in one turn before it looks at its timers again.
     1,000 triggers whose answers arrive together would each parse, decide and send in that one
     turn, and the loop stalls for hundreds of ms (``benchmarks.triggerer``). Admitting
-    :data:`MAX_CONCURRENT_REQUESTS` at a time wakes one waiter per finished request instead, so a
+    :func:`requests_in_flight` at a time wakes one waiter per finished request instead, so a
     turn holds at most that many; when the loop is overloaded, polls wait their turn rather than
     blocking it. It also spares the server a thousand simultaneous requests, and bounds the
     connections of the shared pool.
@@ -69,8 +77,35 @@ def gate(base_url: str, name: str = DEFAULT, limit: int | None = None) -> asynci
     per_loop = _gates.setdefault(asyncio.get_running_loop(), {})
     semaphore = per_loop.get((base_url, name))
     if semaphore is None:
-        semaphore = per_loop[(base_url, name)] = asyncio.Semaphore(MAX_CONCURRENT_REQUESTS if limit is None else limit)
+        semaphore = per_loop[(base_url, name)] = asyncio.Semaphore(requests_in_flight() if limit is None else limit)
     return semaphore
+
+
+def requests_in_flight() -> int:
+    """The default gate's size: ``[dash] max_requests_in_flight`` if set, else :data:`MAX_CONCURRENT_REQUESTS`.
+
+    Read when a gate or pool is made (once per event loop and server), so a triggerer picks up a
+    change on restart.
+
+    :raises DashConfigError: naming the option, when it is not a whole number from 1 to 64.
+    """
+    try:
+        from airflow.sdk import conf
+    except ImportError:  # no Airflow (a plain script), or an Airflow without airflow.sdk.conf
+        try:
+            from airflow.configuration import conf
+        except ImportError:
+            return MAX_CONCURRENT_REQUESTS
+    raw = conf.get(CONFIG_SECTION, CONFIG_OPTION, fallback=None)
+    if raw is None or str(raw).strip() == "":
+        return MAX_CONCURRENT_REQUESTS
+    text = str(raw).strip()
+    if not text.isdigit() or not 1 <= int(text) <= _MOST_IN_FLIGHT:
+        raise DashConfigError(
+            f"[{CONFIG_SECTION}] {CONFIG_OPTION} must be a whole number from 1 to {_MOST_IN_FLIGHT} "
+            f"(requests in flight to one server from one triggerer), got {raw!r}"
+        )
+    return int(text)
 
 
 @functools.lru_cache(maxsize=16)
@@ -93,7 +128,7 @@ def _build(verify: bool | str, max_connections: int | None = None) -> httpx.Asyn
     # header must never follow one to another host. The default pool keeps alive as many
     # connections as its gate lets be in flight, for 60 s (httpx's 20 kept alive for 5 s made 68
     # connections in 20 s for 32 in flight); a pool of its own keeps up to its limit.
-    keep = MAX_CONCURRENT_REQUESTS if max_connections is None else min(max_connections, 100)
+    keep = requests_in_flight() if max_connections is None else min(max_connections, 100)
     limits = httpx.Limits(
         max_connections=max_connections, max_keepalive_connections=keep, keepalive_expiry=KEEPALIVE_SECONDS
     )

@@ -25,9 +25,17 @@ Method
 * The longest stall is the lateness of a 50 ms ticker coroutine in the same loop.
 * Connections are the TCP connections the emulator accepted during the run.
 
-Budgets: CPU per poll <= 1.3x the floor; memory per trigger <= 100 KiB; no stall over 0.2 s;
-every job finished on the server and seen finished by its trigger. The whole thing is repeated for
-100/250/500/1000 triggers for the chart.
+Budgets: CPU per poll at or below the floor; memory per trigger <= 100 KiB; no stall over 0.2 s;
+every job finished on the server and seen finished by its trigger; TCP connections at most the
+in-flight cap plus a few. The whole thing is repeated for 100/250/500/1000 triggers for the chart;
+at the largest count the floor and JobTrigger run twice, alternately, and their CPU and polls are
+summed (one run of each differs from the next by about 5%).
+
+The floor keeps the 8 in flight it had when the shared client came in (issue 10); JobTrigger lets
+:data:`~airflow_provider_dash.shared_http.MAX_CONCURRENT_REQUESTS` (4). httpcore's pool does work
+per request in its connections (squared for its idle ones), so 4 in flight cost less CPU per poll
+than 8 on the same client: that is how the triggerer, with Airflow's runner and our parsing on
+top, gets down to the floor (at 8 in flight it measured 1.11-1.15x).
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ import os
 import tempfile
 from typing import Any
 
+from airflow_provider_dash.shared_http import MAX_CONCURRENT_REQUESTS
 from benchmarks.emulator_proc import EmulatorProcess
 from benchmarks.report import Figure, budget, info
 
@@ -47,11 +56,13 @@ COUNTS = (100, 250, 500, 1000)
 CONN_ID = "dash_bench"
 JOB_ROUTE = "/api/jobs/{job_id}"
 TRIGGER, FLOOR, PER_POLL = "JobTrigger", "floor (one shared httpx client)", "new httpx client per poll"
-CPU_RATIO_BUDGET = 1.3
+CPU_RATIO_BUDGET = 1.0
 KIB_BUDGET = 100.0
 STALL_BUDGET_S = 0.2
-#: Triggers share one client per triggerer and server: at most the in-flight cap (8), plus a few.
-CONNECTIONS_BUDGET = 8 + 8
+#: Triggers share one client per triggerer and server: at most the in-flight cap (4), plus a few.
+CONNECTIONS_BUDGET = MAX_CONCURRENT_REQUESTS + 4
+#: Runs of the floor and of JobTrigger at the largest count, alternately (their sums are compared).
+TOP_REPEATS = 2
 FLOOR_CONCURRENCY = 8
 
 
@@ -290,14 +301,33 @@ def run(counts: tuple[int, ...] = COUNTS, quick: bool = False) -> tuple[list[Fig
             **emu.conn_env(CONN_ID, retries=1),
         }
         results: dict[str, dict[int, dict[str, Any]]] = {TRIGGER: {}, FLOOR: {}, PER_POLL: {}}
-        for count in counts:
-            for variant in (FLOOR, TRIGGER):
-                results[variant][count] = run_variant(emu, variant, count, env)
-                _progress(variant, results[variant][count])
         top = max(counts)
+        for count in counts:
+            runs: dict[str, list[dict[str, Any]]] = {FLOOR: [], TRIGGER: []}
+            for _ in range(TOP_REPEATS if count == top and not quick else 1):
+                for variant in (FLOOR, TRIGGER):
+                    runs[variant].append(run_variant(emu, variant, count, env))
+                    _progress(variant, runs[variant][-1])
+            for variant, measured in runs.items():
+                results[variant][count] = _summed(measured)
         results[PER_POLL][top] = run_variant(emu, PER_POLL, top, env)
         _progress(PER_POLL, results[PER_POLL][top])
     return _figures(results, top), _series(results, counts)
+
+
+def _summed(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Several runs of one variant as one: CPU and polls summed, the worst of everything else."""
+    if len(runs) == 1:
+        return runs[0]
+    merged = dict(max(runs, key=lambda r: r["max_cpu_stall_s"]))
+    merged["cpu_s"] = sum(r["cpu_s"] for r in runs)
+    merged["polls"] = sum(r["polls"] for r in runs)
+    merged["cpu_ms_per_poll"] = 1000 * merged["cpu_s"] / max(1, merged["polls"])
+    for key in ("kib_per_trigger", "max_stall_s", "connections", "max_gc_pause_s", "wall_s"):
+        merged[key] = max(r[key] for r in runs)
+    merged["complete"] = min(r["complete"] for r in runs)
+    merged["runs"] = len(runs)
+    return merged
 
 
 def _progress(variant: str, r: dict[str, Any]) -> None:
@@ -321,7 +351,7 @@ def _figures(results: dict[str, dict[int, dict[str, Any]]], top: int) -> list[Fi
             f"floor: CPU per poll, {top} jobs",
             floor["cpu_ms_per_poll"],
             "ms",
-            f"one shared httpx.AsyncClient; {floor['polls']} polls",
+            f"one shared httpx.AsyncClient, 8 in flight; {floor['polls']} polls in {floor.get('runs', 1)} run(s)",
         ),
         info(
             NAME,
@@ -332,7 +362,11 @@ def _figures(results: dict[str, dict[int, dict[str, Any]]], top: int) -> list[Fi
             f"{per_poll['connections']} TCP connections",
         ),
         info(
-            NAME, f"JobTrigger: CPU per poll, {top} triggers", trig["cpu_ms_per_poll"], "ms", f"{trig['polls']} polls"
+            NAME,
+            f"JobTrigger: CPU per poll, {top} triggers",
+            trig["cpu_ms_per_poll"],
+            "ms",
+            f"{MAX_CONCURRENT_REQUESTS} in flight; {trig['polls']} polls in {trig.get('runs', 1)} run(s)",
         ),
         budget(NAME, "JobTrigger CPU per poll / floor", ratio, CPU_RATIO_BUDGET, "x"),
         budget(

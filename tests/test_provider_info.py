@@ -102,3 +102,16 @@ def test_cli_lists_provider_and_accepts_dash_connections(airflow_home: dict[str,
     conn = json.loads(shown.stdout[shown.stdout.index("[") :])[0]
     assert conn["conn_type"] == "dash"
     assert conn["host"] == "https://app.redash.io/acme"
+
+
+def test_the_declared_config_validates_and_its_default_is_the_shared_pools_cap() -> None:
+    import jsonschema
+    from airflow import providers_manager
+
+    from airflow_provider_dash import shared_http
+
+    schema_path = Path(providers_manager.__file__).with_name("provider_info.schema.json")
+    info = airflow_provider_dash.get_provider_info()
+    jsonschema.validate(info, json.loads(schema_path.read_text()))
+    option = info["config"][shared_http.CONFIG_SECTION]["options"][shared_http.CONFIG_OPTION]
+    assert option["default"] == str(shared_http.MAX_CONCURRENT_REQUESTS)

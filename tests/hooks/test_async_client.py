@@ -104,17 +104,15 @@ def test_down_server(monkeypatch: pytest.MonkeyPatch, free_port: int) -> None:
 def test_requests_in_flight_from_one_loop_are_capped_and_a_poll_is_built_once(
     hook: DashHook, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Many triggers in one triggerer loop: at most MAX_CONCURRENT_REQUESTS requests at a time to one
+    # Many triggers in one triggerer loop: at most [dash] max_requests_in_flight requests at a time to one
     # server, so answers arriving together cannot pile into one loop turn (benchmarks.triggerer).
     import httpx
     import tenacity
 
-    from airflow_provider_dash import shared_http
-
     run_ = hook.execute_query(NUMBER_ONLY, {"min_amount": 100})
     assert run_.job is not None
     job_id = run_.job.id
-    monkeypatch.setattr(shared_http, "MAX_CONCURRENT_REQUESTS", 3)
+    monkeypatch.setenv("AIRFLOW__DASH__MAX_REQUESTS_IN_FLIGHT", "3")
     in_flight, most = 0, 0
     sent: list[int] = []
     real_send = httpx.AsyncClient.send

@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from airflow_provider_dash import shared_http
+from airflow_provider_dash.exceptions import DashConfigError
 from airflow_provider_dash.hooks.redash import DashHook
 from airflow_provider_dash.hooks.redash_async import DashAsyncClient
 from airflow_provider_dash.triggers.redash import JobTrigger
@@ -67,3 +70,22 @@ def test_many_triggers_in_one_loop_open_no_more_connections_than_the_in_flight_c
 
     assert [event.payload["status"] for event in events] == ["success"] * count
     assert dash_emulator.counters.connections_seen <= shared_http.MAX_CONCURRENT_REQUESTS + 4
+
+
+def test_the_cap_is_read_from_the_airflow_option_and_a_bad_value_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    env = "AIRFLOW__DASH__MAX_REQUESTS_IN_FLIGHT"
+    monkeypatch.delenv(env, raising=False)
+    assert shared_http.requests_in_flight() == shared_http.MAX_CONCURRENT_REQUESTS
+    monkeypatch.setenv(env, "12")
+    assert shared_http.requests_in_flight() == 12
+
+    async def gate_size() -> int:
+        return shared_http.gate("http://127.0.0.1:9/cap-test")._value
+
+    assert asyncio.run(gate_size()) == 12
+    for bad in ("0", "65", "eight", "-3"):
+        monkeypatch.setenv(env, bad)
+        with pytest.raises(
+            DashConfigError, match=rf"\[dash\] max_requests_in_flight must be a whole number from 1 to 64.*{bad!r}"
+        ):
+            shared_http.requests_in_flight()
