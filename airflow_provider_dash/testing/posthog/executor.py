@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_provider_dash.testing.engine import Database
+from airflow_provider_dash.testing.sqlite_database import Database
 
 from .hogql import Translated, register_functions
 
@@ -95,7 +95,7 @@ def _hogql_message(exc: sqlite3.Error) -> str:
 
 
 class SqlRunner:
-    """Reads from the emulator's :class:`~airflow_provider_dash.testing.engine.Database`."""
+    """Reads from the emulator's :class:`~airflow_provider_dash.testing.sqlite_database.Database`."""
 
     def __init__(self, db: Database, now: Callable[[], dt.datetime]) -> None:
         self.db = db
