@@ -10,21 +10,31 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-_CONN_FIELDS: dict[str, Any] = {
-    "verify": {
-        "label": "Verify TLS",
-        "schema": {"type": ["string", "boolean", "null"], "default": True},
-        "description": "true (default), false, or the path of a CA bundle to trust.",
-    },
-    "timeout": {
-        "label": "HTTP timeout (seconds)",
-        "schema": {"type": ["number", "null"], "default": 30},
-    },
-    "retries": {
+# The extras both connection types read the same way (conn_fields.py), declared once for both forms.
+_VERIFY_FIELD: dict[str, Any] = {
+    "label": "Verify TLS",
+    "schema": {"type": ["string", "boolean", "null"], "default": True},
+    "description": "true (default), false, or the path of a CA bundle to trust.",
+}
+_TIMEOUT_FIELD: dict[str, Any] = {
+    "label": "HTTP timeout (seconds)",
+    "schema": {"type": ["number", "null"], "default": 30},
+}
+
+
+def _retries_field(what_is_retried: str) -> dict[str, Any]:
+    """:return: the form field of the extra ``retries``, whose description names what the product retries."""
+    return {
         "label": "Retries per request",
         "schema": {"type": ["integer", "null"], "default": 5},
-        "description": "Retries for connection errors, timeouts, 5xx and 429 answers.",
-    },
+        "description": f"Retries for {what_is_retried}.",
+    }
+
+
+_CONN_FIELDS: dict[str, Any] = {
+    "verify": _VERIFY_FIELD,
+    "timeout": _TIMEOUT_FIELD,
+    "retries": _retries_field("connection errors, timeouts, 5xx and 429 answers"),
     "query_id": {
         "label": "Query id (query API keys only)",
         "schema": {"type": ["integer", "null"]},
@@ -50,25 +60,14 @@ _POSTHOG_CONN_FIELDS: dict[str, Any] = {
         "schema": {"type": ["integer", "string", "null"]},
         "description": "The PostHog project (environment) id: the number in /project/<id>/ of PostHog's URLs.",
     },
-    "verify": {
-        "label": "Verify TLS",
-        "schema": {"type": ["string", "boolean", "null"], "default": True},
-        "description": "true (default), false, or the path of a CA bundle to trust.",
-    },
-    "timeout": {
-        "label": "HTTP timeout (seconds)",
-        "schema": {"type": ["number", "null"], "default": 30},
-    },
+    "verify": _VERIFY_FIELD,
+    "timeout": _TIMEOUT_FIELD,
     "run_timeout": {
         "label": "Run timeout (seconds)",
         "schema": {"type": ["number", "null"], "default": 600},
         "description": "How long an endpoint run may hold its request when the task sets no timeout.",
     },
-    "retries": {
-        "label": "Retries per request",
-        "schema": {"type": ["integer", "null"], "default": 5},
-        "description": "Retries for connection errors, 429, 502/503/504 (never 4xx or a cost guardrail).",
-    },
+    "retries": _retries_field("connection errors, 429, 502/503/504 (never 4xx or a cost guardrail)"),
     "generation": {
         "label": "API generation",
         "schema": {"type": ["string", "null"], "enum": ["auto", "g3", "g1", None], "default": "auto"},

@@ -4,20 +4,8 @@
 name) keeps resolving through this re-export.
 """
 
-from airflow_provider_dash.links.redash import (
-    DASHBOARD_URL_KEY,
-    QUERY_URL_KEY,
-    RedashDashboardLink,
-    RedashQueryLink,
-    dashboard_page_url,
-    query_page_url,
-)
+# The Redash names are listed once, in the __all__ of links.redash; this package re-exports exactly those.
+from airflow_provider_dash.links import redash
+from airflow_provider_dash.links.redash import *  # noqa: F403
 
-__all__ = [
-    "DASHBOARD_URL_KEY",
-    "QUERY_URL_KEY",
-    "RedashDashboardLink",
-    "RedashQueryLink",
-    "dashboard_page_url",
-    "query_page_url",
-]
+__all__ = list(redash.__all__)

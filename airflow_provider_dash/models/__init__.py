@@ -6,48 +6,8 @@ parameters, widgets, dashboards, list pages); :mod:`.redash` re-exports the latt
 ``from airflow_provider_dash.models import Job`` keeps working: the Redash names are re-exported here.
 """
 
-from airflow_provider_dash.models.redash import (
-    CANCELLED_ERROR_TEXT,
-    NON_TERMINAL_STATUSES,
-    TERMINAL_STATUSES,
-    Column,
-    Dashboard,
-    Job,
-    JobStatus,
-    MappingType,
-    Page,
-    Parameter,
-    ParameterMapping,
-    ParameterType,
-    Query,
-    QueryResult,
-    QueryRun,
-    Widget,
-    clean_job_error,
-    job_failure_message,
-    parse_list,
-    raise_for_job,
-)
+# The Redash names are listed once, in the __all__ of models.redash; this package re-exports exactly those.
+from airflow_provider_dash.models import redash
+from airflow_provider_dash.models.redash import *  # noqa: F403
 
-__all__ = [
-    "CANCELLED_ERROR_TEXT",
-    "NON_TERMINAL_STATUSES",
-    "TERMINAL_STATUSES",
-    "Column",
-    "Dashboard",
-    "Job",
-    "JobStatus",
-    "MappingType",
-    "Page",
-    "Parameter",
-    "ParameterMapping",
-    "ParameterType",
-    "Query",
-    "QueryResult",
-    "QueryRun",
-    "Widget",
-    "clean_job_error",
-    "job_failure_message",
-    "parse_list",
-    "raise_for_job",
-]
+__all__ = list(redash.__all__)

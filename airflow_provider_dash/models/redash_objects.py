@@ -78,6 +78,15 @@ def _str_or_empty(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
+def _list_or_empty(value: Any) -> list[Any] | tuple[Any, ...]:
+    """:return: ``value`` when it is a list, ``()`` for null or ``[]``; anything else raises ``wrong_type("list")``."""
+    if not value:
+        return ()
+    if not isinstance(value, list | tuple):
+        raise wrong_type("list")
+    return value
+
+
 class Parameter(ServerModel):
     """One parameter definition from a query's ``options.parameters``.
 
@@ -141,11 +150,7 @@ class Query(ServerModel):
     @classmethod
     def _parameter_list(cls, value: Any) -> Any:
         # Options without parameters hold null, [] or nothing at all.
-        if not value:
-            return ()
-        if not isinstance(value, list | tuple):
-            raise wrong_type("list")
-        return value
+        return _list_or_empty(value)
 
     def parameter(self, name: str) -> Parameter | None:
         """The definition named ``name``, or ``None``."""
@@ -273,13 +278,9 @@ class Dashboard(ServerModel):
     @field_validator("widgets", mode="before")
     @classmethod
     def _flat_widgets(cls, value: Any) -> Any:
-        if not value:
-            return ()
-        if not isinstance(value, list | tuple):
-            raise wrong_type("list")
         # The public docs say an array of arrays; real servers send a flat list. Accept both.
         flat: list[Any] = []
-        for widget in value:
+        for widget in _list_or_empty(value):
             flat.extend(widget if isinstance(widget, list) else [widget])
         return flat
 

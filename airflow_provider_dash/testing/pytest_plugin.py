@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, Self, TypeVar
 from urllib.parse import quote
 
 import pytest
@@ -36,19 +36,34 @@ if TYPE_CHECKING:
     from airflow_provider_dash.testing.posthog import PostHogEmulator
 
 
-@pytest.fixture
-def dash_emulator_factory() -> Iterator[Callable[..., RedashEmulator]]:
-    """:return: a function starting emulators (keyword arguments of :class:`RedashEmulator`)."""
-    started: list[RedashEmulator] = []
+class _Emulator(Protocol):
+    def start(self) -> Self: ...
 
-    def make(**kwargs: Any) -> RedashEmulator:
-        emu = RedashEmulator(**kwargs).start()
+    def stop(self) -> None: ...
+
+
+Emulator = TypeVar("Emulator", bound=_Emulator)
+
+
+def _emulator_factory(emulator_class: Callable[..., Emulator]) -> Iterator[Callable[..., Emulator]]:
+    """The body of the factory fixtures: yield ``make(**kwargs)``, which starts an emulator of
+    ``emulator_class``, then stop every one it started."""
+    started: list[Emulator] = []
+
+    def make(**kwargs: Any) -> Emulator:
+        emu = emulator_class(**kwargs).start()
         started.append(emu)
         return emu
 
     yield make
     for emu in started:
         emu.stop()
+
+
+@pytest.fixture
+def dash_emulator_factory() -> Iterator[Callable[..., RedashEmulator]]:
+    """:return: a function starting emulators (keyword arguments of :class:`RedashEmulator`)."""
+    yield from _emulator_factory(RedashEmulator)
 
 
 @pytest.fixture
@@ -130,16 +145,7 @@ def posthog_emulator_factory() -> Iterator[Callable[..., PostHogEmulator]]:
     """:return: a function starting PostHog emulators (keyword arguments of ``PostHogEmulator``)."""
     from airflow_provider_dash.testing.posthog import PostHogEmulator  # starlette and pydantic: only when used
 
-    started: list[PostHogEmulator] = []
-
-    def make(**kwargs: Any) -> PostHogEmulator:
-        emu = PostHogEmulator(**kwargs).start()
-        started.append(emu)
-        return emu
-
-    yield make
-    for emu in started:
-        emu.stop()
+    yield from _emulator_factory(PostHogEmulator)
 
 
 @pytest.fixture

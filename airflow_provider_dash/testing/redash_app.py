@@ -21,6 +21,7 @@ from . import redash_jobs as jobs
 from . import redash_queries as queries
 from . import redash_results as results
 from . import redash_server_info as info
+from .answering import answer_and_count
 from .redash_http import INTERNAL, NOT_FOUND, NOT_LOGGED_IN, Auth, Ctx, Handler, HTTPError, Route, json_response
 
 if TYPE_CHECKING:
@@ -169,9 +170,6 @@ class RedashApp:
         if scope["type"] != "http":
             return
         state = self.state
-        counters = state.counters
-        counters.request_began()
-        status = 0
         method = scope["method"].upper()
         path = scope["path"]
         base = state.base_path
@@ -179,31 +177,25 @@ class RedashApp:
         args: dict[str, str] = {}
         if not base or path == base or path.startswith(base + "/"):
             route, args = self.match(path[len(base) :] or "/")
-        template = route.template if route else "<unmatched>"
-        query = scope.get("query_string") or b""
-        target = path + ("?" + query.decode("latin-1") if query else "")
-        recorded = False
-        try:
-            decision = state.faults.decide(template, path, method)
-            if decision.latency > 0:
-                await asyncio.sleep(decision.latency)
+
+        async def answer(decision: fault_actions.FaultDecision) -> Response | None:
             if decision.action == fault_actions.DROP:
-                recorded = True
-                counters.record_request(template, method, 0, target)
-                await self._drop(scope)
-                return
+                return None
             response = self._injected(decision)
             if response is None:
                 response = await self._dispatch(scope, receive, route, args, method)
-            status = response.status_code
-            # Counted before the answer goes out: a client holding the answer finds it counted.
-            recorded = True
-            counters.record_request(template, method, status, target)
-            await response(scope, receive, send)
-        finally:
-            if not recorded:
-                counters.record_request(template, method, status, target)
-            counters.request_ended()
+            return response
+
+        await answer_and_count(
+            scope,
+            receive,
+            send,
+            template=route.template if route else "<unmatched>",
+            counters=state.counters,
+            faults=state.faults,
+            answer=answer,
+            drop=self._drop,
+        )
 
     # -- faults --------------------------------------------------------------------------------
     async def _drop(self, scope: dict[str, Any]) -> None:

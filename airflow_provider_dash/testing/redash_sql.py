@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .redash_time import iso_ms, utcnow
+from .sqlite_database import DATE_TEXT, value_kind
 
 if TYPE_CHECKING:
     from .clock import EmulatedClock
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
 
 _COMMENTS = re.compile(r"/\*.*?\*/", re.DOTALL)
 _PG_SLEEP = re.compile(r"pg_sleep\s*\(\s*([0-9]*\.?[0-9]+)\s*\)", re.IGNORECASE)
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$")
 _ROW_BATCH = 2000
 
@@ -89,21 +89,6 @@ class ResultMeta:
         }
 
 
-def _column_type(value: Any) -> str | None:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "float"
-    if isinstance(value, str):
-        if _DATE.match(value):
-            return "date"
-        if _DATETIME.match(value):
-            return "datetime"
-    return None
-
-
 class ResultStore:
     """Stored query results and the cache lookup by (query hash, data source, max_age)."""
 
@@ -147,7 +132,7 @@ class ResultStore:
         sample = cursor.fetchall()
         columns = []
         for i, name in enumerate(names):
-            kind = next((_column_type(r[i]) for r in sample if r[i] is not None), None)
+            kind = next((value_kind(r[i], _DATETIME) for r in sample if r[i] is not None), None)
             columns.append({"name": name, "friendly_name": name, "type": kind})
         count = conn.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
         return table, columns, int(count)
@@ -249,7 +234,7 @@ class ResultStore:
     def _text_value(value: Any, kind: str | None) -> str:
         if value is None:
             return ""
-        if kind == "date" and isinstance(value, str) and _DATE.match(value):
+        if kind == "date" and isinstance(value, str) and DATE_TEXT.match(value):
             return f"{value[8:10]}/{value[5:7]}/{value[2:4]}"
         if kind == "datetime" and isinstance(value, str) and _DATETIME.match(value):
             return f"{value[8:10]}/{value[5:7]}/{value[2:4]} {value[11:16]}"

@@ -1,13 +1,15 @@
 """The SQLite database file the emulators run SQL on: one writer under a lock, a thread pool for the SQL.
 
 Shared by the Redash and PostHog emulators (every emulated data source reads this one file). WAL
-mode lets readers stream a result while the writer stores the next one.
+mode lets readers stream a result while the writer stores the next one. :func:`value_kind` names what a
+read gives back (a column type), the same way for both.
 """
 
 from __future__ import annotations
 
 import itertools
 import os
+import re
 import shutil
 import sqlite3
 import tempfile
@@ -20,6 +22,31 @@ from typing import Any
 def _sqlite_pg_sleep(_seconds: Any) -> str:
     # The delay is emulated with an asyncio timer by the job; here it only returns void ("").
     return ""
+
+
+#: A date as the emulators' SQL gives it back: a ``YYYY-MM-DD`` text.
+DATE_TEXT = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def value_kind(value: Any, datetime_text: re.Pattern[str]) -> str | None:
+    """The kind of a value read from the database, as the emulators name a column's type.
+
+    :param datetime_text: what a date-time text looks like to the emulated server.
+    :return: ``"boolean"``, ``"integer"``, ``"float"``, ``"date"`` (a text matching :data:`DATE_TEXT`) or
+        ``"datetime"`` (a text matching ``datetime_text``); None for anything else (NULL, other texts, blobs).
+    """
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "float"
+    if isinstance(value, str):
+        if DATE_TEXT.match(value):
+            return "date"
+        if datetime_text.match(value):
+            return "datetime"
+    return None
 
 
 class Database:

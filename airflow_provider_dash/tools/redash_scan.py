@@ -28,13 +28,12 @@ if TYPE_CHECKING:
 _KIND_ORDER = {"query": 0, "dashboard": 1}
 
 
-class ScanMatch(BaseModel):
-    """One place a term was found.
+class ScanPlace(BaseModel):
+    """A place the scan searched: an object on the server and the place in it.
 
     :ivar kind: ``query`` or ``dashboard``.
     :ivar where: the place: ``name``, ``description``, ``tags``, ``SQL``, ``parameter 'x'``,
         ``latest result 12, column 'email'``, ``slug``, ``text widget 4``, ``widget 4 parameter 'x'``.
-    :ivar rows: for a result, how many rows hold the term in that column (``first_row``: the first, 1-based).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -43,20 +42,22 @@ class ScanMatch(BaseModel):
     id: int
     url: str
     where: str
+
+
+class ScanMatch(ScanPlace):
+    """One place a term was found.
+
+    :ivar rows: for a result, how many rows hold the term in that column (``first_row``: the first, 1-based).
+    """
+
     term: str
     rows: int | None = None
     first_row: int | None = None
 
 
-class ScanFailure(BaseModel):
+class ScanFailure(ScanPlace):
     """A place that could not be searched (the scan is then incomplete, and fails)."""
 
-    model_config = ConfigDict(frozen=True)
-
-    kind: Literal["query", "dashboard"]
-    id: int
-    url: str
-    where: str
     error: str
 
 

@@ -7,7 +7,6 @@ before any of it, like the Redash emulator's.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
@@ -15,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from airflow_provider_dash.testing import faults as fault_actions
+from airflow_provider_dash.testing.answering import answer_and_count
 
 from . import errors, handlers, queries, runs
 from .auth import authenticate, authorize, bearer_token
@@ -115,41 +115,28 @@ class PostHogApp:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        state = self.state
-        counters = state.counters
-        counters.request_began()
         method = scope["method"].upper()
-        path = scope["path"]
-        match = resolve(self.routes, path)
-        template = match.template if match else "<unmatched>"
-        query = scope.get("query_string") or b""
-        target = path + ("?" + query.decode("latin-1") if query else "")
-        status = 0
-        recorded = False
-        try:
-            decision = state.faults.decide(template, path, method)
-            if decision.latency > 0:
-                await asyncio.sleep(decision.latency)
+        match = resolve(self.routes, scope["path"])
+
+        async def answer(decision: fault_actions.FaultDecision) -> Response | None:
             reply = self._injected(decision, match)
             if decision.action != fault_actions.DROP and reply is None:
                 try:
                     reply = await self._handle(scope, receive, match, method)
                 except DropConnection:
                     reply = None
-            if reply is None:
-                recorded = True
-                counters.record_request(template, method, 0, target)
-                await self._drop(scope)
-                return
-            response = self._maybe_malformed(_response(reply))
-            status = response.status_code
-            recorded = True  # counted before the answer goes out: a client holding it finds it counted
-            counters.record_request(template, method, status, target)
-            await response(scope, receive, send)
-        finally:
-            if not recorded:
-                counters.record_request(template, method, status, target)
-            counters.request_ended()
+            return None if reply is None else self._maybe_malformed(_response(reply))
+
+        await answer_and_count(
+            scope,
+            receive,
+            send,
+            template=match.template if match else "<unmatched>",
+            counters=self.state.counters,
+            faults=self.state.faults,
+            answer=answer,
+            drop=self._drop,
+        )
 
     def _injected(self, decision: fault_actions.FaultDecision, match: Match | None) -> Reply | None:
         if decision.action == fault_actions.RATE_LIMIT:

@@ -57,24 +57,8 @@ class RunBodyG1(BaseModel):
     version: int | None = None
 
 
-class CreateBodyG3(BaseModel):
-    """``POST /endpoints/`` body of G3."""
-
-    model_config = _Strict
-    name: str
-    query: dict[str, Any]
-    description: str | None = None
-    data_freshness_seconds: int | None = None
-    is_active: bool | None = None
-    is_materialized: bool | None = None
-    derived_from_insight: str | None = None
-    bucket_overrides: dict[str, Any] | None = None
-    optional_breakdown_properties: list[str] | None = None
-    tags: list[str] | None = None
-
-
-class UpdateBodyG3(BaseModel):
-    """``PUT|PATCH /endpoints/{name}/`` body of G3: every field optional, plus ``version`` and ``deleted``."""
+class _EndpointFieldsG3(BaseModel):
+    """The endpoint fields of G3's create and update bodies, in the order pydantic reports them."""
 
     model_config = _Strict
     name: str | None = None
@@ -87,6 +71,18 @@ class UpdateBodyG3(BaseModel):
     bucket_overrides: dict[str, Any] | None = None
     optional_breakdown_properties: list[str] | None = None
     tags: list[str] | None = None
+
+
+class CreateBodyG3(_EndpointFieldsG3):
+    """``POST /endpoints/`` body of G3: ``name`` and ``query`` are required (they keep their place)."""
+
+    name: str
+    query: dict[str, Any]
+
+
+class UpdateBodyG3(_EndpointFieldsG3):
+    """``PUT|PATCH /endpoints/{name}/`` body of G3: every field optional, plus ``version`` and ``deleted``."""
+
     version: int | None = None
     deleted: bool | None = None
 

@@ -14,11 +14,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_provider_dash.testing.engine import Database
+from airflow_provider_dash.testing.sqlite_database import Database, value_kind
 
 from .hogql import Translated, register_functions
 
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$")
 
 
@@ -37,17 +36,7 @@ class Rows:
 def _kind(value: Any) -> str | None:
     if value is None:
         return None
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "float"
-    if isinstance(value, str) and _DATE.match(value):
-        return "date"
-    if isinstance(value, str) and _DATETIME.match(value):
-        return "datetime"
-    return "string"
+    return value_kind(value, _DATETIME) or "string"
 
 
 _CLICKHOUSE = {
@@ -95,7 +84,7 @@ def _hogql_message(exc: sqlite3.Error) -> str:
 
 
 class SqlRunner:
-    """Reads from the emulator's :class:`~airflow_provider_dash.testing.engine.Database`."""
+    """Reads from the emulator's :class:`~airflow_provider_dash.testing.sqlite_database.Database`."""
 
     def __init__(self, db: Database, now: Callable[[], dt.datetime]) -> None:
         self.db = db

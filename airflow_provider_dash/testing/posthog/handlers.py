@@ -152,20 +152,7 @@ async def update_endpoint(ctx: Ctx) -> Reply:
     current = ep.current
     if current is None:
         raise errors.bare(404, "No version found for this endpoint")
-    if body.query is not None and body.query != current.query:
-        columns = await crud.probe_columns_async(state, body.query)
-        fresh = crud.new_version(
-            state,
-            body.query,
-            columns,
-            ctx.key.user,
-            ep.current_version + 1,
-            current.description,
-            current.data_freshness_seconds,
-        )
-        with state.store.lock:
-            ep.versions.append(fresh)
-        current = fresh
+    current = await _version_for_query(ctx, ep, current, body.query, freshness=current.data_freshness_seconds)
     with state.store.lock:
         if body.is_active is not None:
             ep.is_active = body.is_active
@@ -179,6 +166,23 @@ async def update_endpoint(ctx: Ctx) -> Reply:
         ep.updated_at = state.now()
     _apply_version_fields(ctx, ep, current, body.description, freshness, None, body.is_materialized)
     return Reply(200, serialize.endpoint_json(ep, ctx.site))
+
+
+async def _version_for_query(
+    ctx: Ctx, ep: Endpoint, current: Version, query: dict[str, Any] | None, **carried: Any
+) -> Version:
+    """:return: ``current``, or when ``query`` is given and differs from its query, a new version of ``ep``
+    (appended) holding ``query``, ``current``'s description and the ``carried`` fields of
+    :func:`crud.new_version`."""
+    if query is None or query == current.query:
+        return current
+    columns = await crud.probe_columns_async(ctx.state, query)
+    fresh = crud.new_version(
+        ctx.state, query, columns, ctx.key.user, ep.current_version + 1, current.description, **carried
+    )
+    with ctx.state.store.lock:
+        ep.versions.append(fresh)
+    return fresh
 
 
 def _apply_version_fields(
@@ -215,21 +219,9 @@ async def _update_g1(ctx: Ctx) -> Reply:
     if current is None:
         raise errors.bare(404, "No version found for this endpoint")
     cache_age = crud.check_cache_age(body.cache_age_seconds) if body.cache_age_seconds is not None else None
-    if body.query is not None and body.query != current.query:
-        columns = await crud.probe_columns_async(state, body.query)
-        fresh = crud.new_version(
-            state,
-            body.query,
-            columns,
-            ctx.key.user,
-            ep.current_version + 1,
-            current.description,
-            cache_age=current.cache_age_seconds,
-            sync_frequency=current.sync_frequency,
-        )
-        with state.store.lock:
-            ep.versions.append(fresh)
-        current = fresh
+    current = await _version_for_query(
+        ctx, ep, current, body.query, cache_age=current.cache_age_seconds, sync_frequency=current.sync_frequency
+    )
     with state.store.lock:
         if body.is_active is not None:
             ep.is_active = body.is_active

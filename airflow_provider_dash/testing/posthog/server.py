@@ -12,8 +12,8 @@ from typing import Any
 
 from airflow_provider_dash.testing.clock import EmulatedClock
 from airflow_provider_dash.testing.counters import Counters
-from airflow_provider_dash.testing.engine import Database
 from airflow_provider_dash.testing.faults import FaultConfig, FaultInjector
+from airflow_provider_dash.testing.sqlite_database import Database
 
 from . import crud, querydef, serialize
 from .app import PostHogApp

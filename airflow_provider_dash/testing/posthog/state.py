@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from airflow_provider_dash.testing.clock import EmulatedClock
 from airflow_provider_dash.testing.counters import Counters
-from airflow_provider_dash.testing.engine import Database
 from airflow_provider_dash.testing.faults import FaultInjector
+from airflow_provider_dash.testing.sqlite_database import Database
 
 from . import errors
 from .cache import QueryStatuses, ResultCache
