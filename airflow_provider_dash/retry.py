@@ -108,6 +108,20 @@ def is_connect_failure(exc: BaseException) -> bool:
     )
 
 
+def httpx_failure(exc: BaseException) -> TransportFailure:
+    """Translate an httpx exception into a :class:`TransportFailure` (every product's httpx transport)."""
+    import httpx  # only transports that already use httpx call this
+
+    detail = f"{type(exc).__name__}: {exc}"
+    if is_tls_failure(exc):
+        return TransportFailure("tls", detail)
+    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
+        return TransportFailure("connect", detail)
+    if isinstance(exc, httpx.TimeoutException):
+        return TransportFailure("timeout", detail)
+    return TransportFailure("read", detail)
+
+
 def is_retryable_status(status: int) -> bool:
     """True for the statuses worth another try: 429 and every 5xx."""
     return status == 429 or status >= 500

@@ -34,20 +34,6 @@ log = logging.getLogger(__name__)
 _PREPARED_MAX = 64
 
 
-def _httpx_failure(exc: BaseException) -> _retry.TransportFailure:
-    """Translate an httpx exception into the shared :class:`~airflow_provider_dash.retry.TransportFailure`."""
-    import httpx
-
-    detail = f"{type(exc).__name__}: {exc}"
-    if _retry.is_tls_failure(exc):
-        return _retry.TransportFailure("tls", detail)
-    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
-        return _retry.TransportFailure("connect", detail)
-    if isinstance(exc, httpx.TimeoutException):
-        return _retry.TransportFailure("timeout", detail)
-    return _retry.TransportFailure("read", detail)
-
-
 class DashAsyncClient:
     """Async access to job state for triggers, over the loop's shared pool for this server
     (:mod:`airflow_provider_dash.shared_http`): one pool per triggerer and server, not one per trigger.
@@ -146,7 +132,7 @@ class DashAsyncClient:
                         request.method, url, json=request.json, headers=self.config.headers, timeout=self.config.timeout
                     )
         except httpx.HTTPError as exc:
-            raise _httpx_failure(exc) from None
+            raise _retry.httpx_failure(exc) from None
         if _retry.is_retryable_status(response.status_code):
             raise _retry.RetryableStatus(response.status_code, response.content, response.headers.get("Retry-After"))
         body: Any = None
