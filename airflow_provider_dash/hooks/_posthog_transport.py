@@ -17,6 +17,7 @@ from airflow.sdk import BaseHook
 
 from airflow_provider_dash import _POSTHOG_UI_FIELD_BEHAVIOUR
 from airflow_provider_dash import retry as _retry
+from airflow_provider_dash.connections import hook_field_behaviour, warn_if_verification_off
 from airflow_provider_dash.hooks import _posthog_errors as _errors
 from airflow_provider_dash.hooks._posthog_config import G3, PostHogConfig, config_from_connection
 from airflow_provider_dash.hooks._posthog_routes import Request
@@ -109,11 +110,7 @@ class PostHogTransport(BaseHook):
 
         :return: the provider info's declaration, with the keys spelled the way the hook method spells them.
         """
-        return {
-            "hidden_fields": list(_POSTHOG_UI_FIELD_BEHAVIOUR["hidden-fields"]),
-            "relabeling": dict(_POSTHOG_UI_FIELD_BEHAVIOUR["relabeling"]),
-            "placeholders": dict(_POSTHOG_UI_FIELD_BEHAVIOUR["placeholders"]),
-        }
+        return hook_field_behaviour(_POSTHOG_UI_FIELD_BEHAVIOUR)
 
     @property
     def config(self) -> PostHogConfig:
@@ -137,13 +134,7 @@ class PostHogTransport(BaseHook):
             import httpx
 
             config = self.config
-            if config.verify is False:
-                self.log.warning(
-                    "TLS certificate verification is OFF for connection %r (%s): extra verify is false, so "
-                    "anyone on the path can read the API key. Prefer a CA bundle path in verify.",
-                    config.conn_id,
-                    config.base_url,
-                )
+            warn_if_verification_off(self.log, config)
             # No redirects: the Authorization header must never follow one to another host.
             self._client = httpx.Client(verify=config.verify, follow_redirects=False)
         return self._client

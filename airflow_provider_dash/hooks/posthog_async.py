@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_dash import retry as _retry
 from airflow_provider_dash import shared_http
+from airflow_provider_dash.connections import aget_connection
 from airflow_provider_dash.exceptions import DashError, DashNotFoundError
 from airflow_provider_dash.hooks import _posthog_errors as _errors
 from airflow_provider_dash.hooks import _posthog_routes as _routes
@@ -62,16 +63,7 @@ class PostHogAsyncClient:
 
         :raises DashConfigError: when the connection lacks a host, key or project, or has a bad extra.
         """
-        from airflow.sdk import BaseHook
-
-        aget_connection = getattr(BaseHook, "aget_connection", None)
-        if aget_connection is not None:
-            conn = await aget_connection(conn_id)
-        else:  # Airflow versions without the async lookup
-            from asgiref.sync import sync_to_async
-
-            conn = await sync_to_async(BaseHook.get_connection)(conn_id)
-        return cls(config_from_connection(conn))
+        return cls(config_from_connection(await aget_connection(conn_id)))
 
     def __repr__(self) -> str:
         return f"PostHogAsyncClient(base_url={self.config.base_url!r}, project_id={self.config.project_id})"
