@@ -8,7 +8,7 @@ Every error names the argument and what was expected.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -78,18 +78,32 @@ def as_max_age(max_age: Any) -> int | None:
     return max_age
 
 
+def as_mapping(
+    value: Any, what: str, key_noun: str, error: Callable[[str], DashConfigError] = DashConfigError
+) -> Mapping[Any, Any]:
+    """A rendered mapping argument (parameters, variables): a mapping, or a JSON object text a template
+    rendered to; ``None`` and ``""`` are empty.
+
+    :param what: how error texts name the argument (``parameters``, ``variables of endpoint 'x'``).
+    :param key_noun: what its keys name (``parameter``, ``variable``).
+    :param error: makes the error raised from its text.
+    :raises DashConfigError: (what ``error`` makes) for anything else.
+    """
+    if value is None or value == "":
+        return {}
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise error(f"{what} must be a dict (or render to a JSON object), got {value!r}") from None
+    if not isinstance(value, Mapping):
+        raise error(f"{what} must be a dict of {key_noun} name to value, got {value!r}")
+    return value
+
+
 def as_parameters(parameters: Any, what: str = "parameters") -> dict[str, Any]:
     """The rendered ``parameters`` as a dict (a template may render to a JSON object text)."""
-    if parameters is None or parameters == "":
-        return {}
-    if isinstance(parameters, str):
-        try:
-            parameters = json.loads(parameters)
-        except ValueError:
-            raise DashConfigError(f"{what} must be a dict (or render to a JSON object), got {parameters!r}") from None
-    if not isinstance(parameters, Mapping):
-        raise DashConfigError(f"{what} must be a dict of parameter name to value, got {parameters!r}")
-    return {str(name): value for name, value in parameters.items()}
+    return {str(name): value for name, value in as_mapping(parameters, what, "parameter").items()}
 
 
 def check_parameters(parameters: Any) -> None:

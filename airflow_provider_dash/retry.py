@@ -12,6 +12,7 @@ import email.utils
 import math
 import random
 import time
+from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from airflow_provider_dash.exceptions import DashConnectionError, DashError, DashResponseError
@@ -108,6 +109,20 @@ def is_connect_failure(exc: BaseException) -> bool:
     )
 
 
+def httpx_failure(exc: BaseException) -> TransportFailure:
+    """Translate an httpx exception into a :class:`TransportFailure` (every product's httpx transport)."""
+    import httpx  # only transports that already use httpx call this
+
+    detail = f"{type(exc).__name__}: {exc}"
+    if is_tls_failure(exc):
+        return TransportFailure("tls", detail)
+    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
+        return TransportFailure("connect", detail)
+    if isinstance(exc, httpx.TimeoutException):
+        return TransportFailure("timeout", detail)
+    return TransportFailure("read", detail)
+
+
 def is_retryable_status(status: int) -> bool:
     """True for the statuses worth another try: 429 and every 5xx."""
     return status == 429 or status >= 500
@@ -136,6 +151,14 @@ def should_retry(request: RetryableRequest, failure: BaseException) -> bool:
     return False
 
 
+def parse_http_date(value: str) -> datetime | None:
+    """The moment an HTTP date header (``Date``, ``Retry-After``) names; ``None`` when it names none."""
+    try:
+        return email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+
+
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
     """Seconds from a ``Retry-After`` header (delta seconds or an HTTP date), capped; ``None`` if absent."""
     if not value:
@@ -144,10 +167,7 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     try:
         seconds = float(value)
     except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
+        when = parse_http_date(value)
         if when is None:
             return None
         seconds = when.timestamp() - (time.time() if now is None else now)

@@ -2,7 +2,8 @@
 
 Each route is a :class:`Route` registered in :data:`ROUTES` when this module is imported; a
 :class:`Request` can only be made from a route, so the list of what the client can send is
-:data:`ROUTES` itself (REFERENCE.md §2). Paths are relative to the host; every route lives under
+:data:`ROUTES` itself (REFERENCE.md §2; all three build on the product-neutral
+:mod:`airflow_provider_dash.http_routes`). Paths are relative to the host; every route lives under
 ``api/projects/{project_id}/`` (the ``environments`` prefix is deprecated).
 
 Retries follow REFERENCE.md §8: connection errors, 429, 502/503/504 (503 ``query_capacity``
@@ -15,17 +16,17 @@ Stdlib only.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
-#: Every route the client can send, in definition order (filled by :func:`_route`).
-ROUTES: list[Route] = []
+from airflow_provider_dash import http_routes
+
 PREFIX = "api/projects/{project_id}/"
 
 
 @dataclass(frozen=True, slots=True)
-class Route:
+class Route(http_routes.Route):
     """One kind of request: a method, a path template, and what the retry policy must know.
 
     :param method: HTTP method.
@@ -35,14 +36,10 @@ class Route:
     :param g1_only: exists on first-generation servers only.
     """
 
-    method: str
-    template: str
-    idempotent: bool = True
+    #: A 500 is never retried (see the module docstring).
+    retry_500: bool = field(default=False, init=False, repr=False)
     run: bool = False
     g1_only: bool = False
-
-    #: A 500 is never retried (see the module docstring).
-    retry_500 = False
 
     def request(
         self,
@@ -60,50 +57,15 @@ class Route:
         return Request(self, path, what, clean or None, json)
 
 
-def _route(method: str, template: str, **flags: Any) -> Route:
-    route = Route(method, template, **flags)
-    ROUTES.append(route)
-    return route
-
-
 @dataclass(frozen=True, slots=True)
-class Request:
-    """One HTTP request, transport-neutral, made by :meth:`Route.request`.
+class Request(http_routes.Request[Route]):
+    """One PostHog request, transport-neutral, made by :meth:`Route.request`; its fields are
+    :class:`airflow_provider_dash.http_routes.Request`'s (the path is relative to the host)."""
 
-    :param route: the route it follows.
-    :param path: path relative to the host (no leading slash).
-    :param what: what the request is about, for error texts ("endpoint 'daily_signups'").
-    :param params: query-string parameters.
-    :param json: JSON body (``None`` for none).
-    """
 
-    route: Route
-    path: str
-    what: str
-    params: Mapping[str, Any] | None = None
-    json: Any = None
-
-    @property
-    def method(self) -> str:
-        """The HTTP method of the route."""
-        return self.route.method
-
-    @property
-    def idempotent(self) -> bool:
-        """Safe to send again when the answer was lost."""
-        return self.route.idempotent
-
-    @property
-    def retry_500(self) -> bool:
-        """Never: see the module docstring."""
-        return False
-
-    def url(self, base_url: str) -> str:
-        """The full URL with its query string (the key is never part of it)."""
-        url = f"{base_url}/{self.path}"
-        if self.params:
-            url += "?" + urlencode(self.params, doseq=True)
-        return url
+#: Every route the client can send, in definition order.
+ROUTES = http_routes.RouteList(Route)
+_route = ROUTES.add
 
 
 # --------------------------------------------------------------------------- the routes (REFERENCE.md §2)

@@ -9,12 +9,14 @@ server's answer and only that generation's keys are sent. §5: variables are mat
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from airflow_provider_dash.arguments import as_mapping
 from airflow_provider_dash.exceptions import DashConfigError, DashVariableError
 from airflow_provider_dash.hooks._posthog_config import G1, G3
 from airflow_provider_dash.hooks._posthog_errors import read_error
@@ -126,23 +128,9 @@ def as_variables(variables: Any, endpoint: str) -> dict[str, Any]:
 
     :raises DashVariableError: naming the endpoint (and the variable whose value is not JSON).
     """
-    if variables is None or variables == "":
-        return {}
-    if isinstance(variables, str):
-        try:
-            variables = json.loads(variables)
-        except ValueError:
-            raise DashVariableError(
-                f"variables of endpoint {endpoint!r} must be a dict (or render to a JSON object), got {variables!r}",
-                endpoint=endpoint,
-            ) from None
-    if not isinstance(variables, Mapping):
-        raise DashVariableError(
-            f"variables of endpoint {endpoint!r} must be a dict of variable name to value, got {variables!r}",
-            endpoint=endpoint,
-        )
+    error = functools.partial(DashVariableError, endpoint=endpoint)
     out: dict[str, Any] = {}
-    for name, value in variables.items():
+    for name, value in as_mapping(variables, f"variables of endpoint {endpoint!r}", "variable", error).items():
         try:
             json.dumps(value)
         except (TypeError, ValueError):

@@ -17,6 +17,7 @@ from airflow.sdk import BaseHook
 
 from airflow_provider_dash import _POSTHOG_UI_FIELD_BEHAVIOUR
 from airflow_provider_dash import retry as _retry
+from airflow_provider_dash.connections import hook_field_behaviour, warn_if_verification_off
 from airflow_provider_dash.hooks import _posthog_errors as _errors
 from airflow_provider_dash.hooks._posthog_config import G3, PostHogConfig, config_from_connection
 from airflow_provider_dash.hooks._posthog_routes import Request
@@ -44,20 +45,6 @@ def remember_generation(config: PostHogConfig, generation: str) -> None:
         _generations[config.cache_key] = generation
 
 
-def httpx_failure(exc: BaseException) -> _retry.TransportFailure:
-    """Translate an httpx exception into the shared :class:`~airflow_provider_dash.retry.TransportFailure`."""
-    import httpx
-
-    detail = f"{type(exc).__name__}: {exc}"
-    if _retry.is_tls_failure(exc):
-        return _retry.TransportFailure("tls", detail)
-    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
-        return _retry.TransportFailure("connect", detail)
-    if isinstance(exc, httpx.TimeoutException):
-        return _retry.TransportFailure("timeout", detail)
-    return _retry.TransportFailure("read", detail)
-
-
 def judge(status: int, headers: Any, content: bytes, want_json: bool) -> Any:
     """What one answer means to the retry policy: raise what it must judge, else return the JSON body.
 
@@ -75,6 +62,28 @@ def judge(status: int, headers: Any, content: bytes, want_json: bool) -> Any:
         return json.loads(content)
     except ValueError:
         raise _retry.MalformedBody(status, content[:200].decode("utf-8", "replace")) from None
+
+
+def checked_answer(
+    request: Request,
+    status: int,
+    body: Any,
+    content: bytes,
+    config: PostHogConfig,
+    accept: Callable[[int, bytes], bool] | None,
+) -> tuple[int, Any]:
+    """What the last answer to ``request`` gives its caller, once retrying is over (sync and async alike).
+
+    :param accept: an error answer ``accept(status, content)`` returns True for is handed back.
+    :return: the status and the parsed body; ``(status, None)`` for an accepted error answer.
+    :raises DashError: the error an error status maps to.
+    """
+    if status >= 400 and accept is not None and accept(status, content):
+        return status, None
+    error = _errors.error_for_response(request, status, content, config)
+    if error is not None:
+        raise error
+    return status, body
 
 
 class PostHogTransport(BaseHook):
@@ -101,11 +110,7 @@ class PostHogTransport(BaseHook):
 
         :return: the provider info's declaration, with the keys spelled the way the hook method spells them.
         """
-        return {
-            "hidden_fields": list(_POSTHOG_UI_FIELD_BEHAVIOUR["hidden-fields"]),
-            "relabeling": dict(_POSTHOG_UI_FIELD_BEHAVIOUR["relabeling"]),
-            "placeholders": dict(_POSTHOG_UI_FIELD_BEHAVIOUR["placeholders"]),
-        }
+        return hook_field_behaviour(_POSTHOG_UI_FIELD_BEHAVIOUR)
 
     @property
     def config(self) -> PostHogConfig:
@@ -129,13 +134,7 @@ class PostHogTransport(BaseHook):
             import httpx
 
             config = self.config
-            if config.verify is False:
-                self.log.warning(
-                    "TLS certificate verification is OFF for connection %r (%s): extra verify is false, so "
-                    "anyone on the path can read the API key. Prefer a CA bundle path in verify.",
-                    config.conn_id,
-                    config.base_url,
-                )
+            warn_if_verification_off(self.log, config)
             # No redirects: the Authorization header must never follow one to another host.
             self._client = httpx.Client(verify=config.verify, follow_redirects=False)
         return self._client
@@ -189,7 +188,7 @@ class PostHogTransport(BaseHook):
             try:
                 response = client.request(request.method, url, json=request.json, headers=config.headers, timeout=limit)
             except httpx.HTTPError as exc:
-                raise httpx_failure(exc) from None
+                raise _retry.httpx_failure(exc) from None
             content = response.content
             return response.status_code, judge(response.status_code, response.headers, content, want_json), content
 
@@ -216,12 +215,7 @@ class PostHogTransport(BaseHook):
             status, body, content = retrying(attempt)
         except (_retry.TransportFailure, _retry.RetryableStatus, _retry.MalformedBody) as failure:
             raise _errors.final_error(request, failure, config) from None
-        if status >= 400 and accept is not None and accept(status, content):
-            return status, None
-        error = _errors.error_for_response(request, status, content, config)
-        if error is not None:
-            raise error
-        return status, body
+        return checked_answer(request, status, body, content, config, accept)
 
     def _generation_for_run(self) -> str:
         """The generation whose keys a run sends: known, else G3 (the current one; a G1 server's 400 tells)."""

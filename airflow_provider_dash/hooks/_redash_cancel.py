@@ -6,7 +6,6 @@ Shared by the sync hook and the async client (only the transport differs). Recor
 
 from __future__ import annotations
 
-import email.utils
 import enum
 from dataclasses import dataclass
 
@@ -14,6 +13,7 @@ from airflow_provider_dash.exceptions import DashAuthError
 from airflow_provider_dash.hooks._redash_config import ConnectionConfig
 from airflow_provider_dash.hooks._redash_routes import job_what
 from airflow_provider_dash.models.redash import Job, JobStatus
+from airflow_provider_dash.retry import parse_http_date
 
 #: Why a query API key cannot cancel: Redash answers its DELETE with 404 (``/api/jobs/<id>``) or
 #: 500 (the query-scoped route), and the job runs on (recordings ``job_cancel_query_api_key.json``).
@@ -137,10 +137,7 @@ def job_is_shared(job: Job, server_date: str | None, round_trip: float) -> bool 
     started = job.started_at
     if started is None or not server_date:
         return None
-    try:
-        answered = email.utils.parsedate_to_datetime(server_date)
-    except (TypeError, ValueError):
-        return None
+    answered = parse_http_date(server_date)
     if answered is None:
         return None
     arrived_no_earlier_than = answered.timestamp() - max(0.0, round_trip)

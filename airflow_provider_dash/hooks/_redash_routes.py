@@ -2,7 +2,8 @@
 
 Each route is a :class:`Route` registered in :data:`ROUTES` when this module is imported; a
 :class:`Request` can only be made from a route (:meth:`Route.request`), so the list of what the
-client can send is :data:`ROUTES` itself. ``tests/hooks/test_route_guard.py`` checks that list
+client can send is :data:`ROUTES` itself (all three build on the product-neutral
+:mod:`airflow_provider_dash.http_routes`). ``tests/test_route_guard.py`` checks that list
 against the recordings of a real server: a route no recording shows answering 2xx fails the test.
 
 Stdlib only: the operators import the job texts next door on every DAG parse.
@@ -16,36 +17,30 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
+from airflow_provider_dash import http_routes
 from airflow_provider_dash.exceptions import DashConfigError
-
-#: Every route the client can send, in definition order (filled by :func:`_route`).
-ROUTES: list[Route] = []
 
 
 @dataclass(frozen=True, slots=True)
-class Route:
+class Route(http_routes.Route):
     """One kind of request the client sends: a method and a path template.
 
     :param method: HTTP method.
     :param template: the path relative to the base URL, ``{name}`` for each argument; it may end
         with a fixed query string (``?legacy``).
-    :param job_route: Redash answers 500 here for an unknown or expired job id.
     :param idempotent: safe to send again when the answer was lost. Creating objects is not.
-    :param execution: executes a query; retries raise ``max_age`` 0 (see :func:`for_retry`).
-    :param stream: the body is read as a stream (downloads).
     :param retry_500: a 500 is worth another try. Not for a cancel: Redash answers 500 for a job
         that already ended, and sending the DELETE again cannot change that.
+    :param job_route: Redash answers 500 here for an unknown or expired job id.
+    :param execution: executes a query; retries raise ``max_age`` 0 (see :func:`for_retry`).
+    :param stream: the body is read as a stream (downloads).
     """
 
-    method: str
-    template: str
     job_route: bool = False
-    idempotent: bool = True
     execution: bool = False
     stream: bool = False
-    retry_500: bool = True
 
     def request(
         self, what: str, *, params: Mapping[str, Any] | None = None, json: Any = None, **path_args: Any
@@ -55,33 +50,10 @@ class Route:
         return Request(self, self.template.format(**quoted), what, params, json)
 
 
-def _route(method: str, template: str, **flags: Any) -> Route:
-    route = Route(method, template, **flags)
-    ROUTES.append(route)
-    return route
-
-
 @dataclass(frozen=True, slots=True)
-class Request:
-    """One HTTP request, transport-neutral, made by :meth:`Route.request`.
-
-    :param route: the route it follows.
-    :param path: path relative to the base URL (no leading slash), may end with a fixed query string.
-    :param what: what the request is about, for error texts ("query 7", "job <id>").
-    :param params: query-string parameters.
-    :param json: JSON body (``None`` for none).
-    """
-
-    route: Route
-    path: str
-    what: str
-    params: Mapping[str, Any] | None = None
-    json: Any = None
-
-    @property
-    def method(self) -> str:
-        """The HTTP method of the route."""
-        return self.route.method
+class Request(http_routes.Request[Route]):
+    """One Redash request, transport-neutral, made by :meth:`Route.request`; its fields are
+    :class:`airflow_provider_dash.http_routes.Request`'s."""
 
     @property
     def stream(self) -> bool:
@@ -94,26 +66,14 @@ class Request:
         return self.route.job_route
 
     @property
-    def idempotent(self) -> bool:
-        """Safe to send again when the answer was lost."""
-        return self.route.idempotent
-
-    @property
     def execution(self) -> bool:
         """Executes a query."""
         return self.route.execution
 
-    @property
-    def retry_500(self) -> bool:
-        """A 500 answer is worth another try (not for a cancel)."""
-        return self.route.retry_500
 
-    def url(self, base_url: str) -> str:
-        """The full URL with its query string (the key is never part of it)."""
-        url = f"{base_url}/{self.path}"
-        if self.params:
-            url += ("&" if "?" in url else "?") + urlencode(self.params, doseq=True)
-        return url
+#: Every route the client can send, in definition order.
+ROUTES = http_routes.RouteList(Route)
+_route = ROUTES.add
 
 
 # --------------------------------------------------------------------------- the routes

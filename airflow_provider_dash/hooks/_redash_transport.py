@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Self
 
 from airflow_provider_dash import retry as _retry
+from airflow_provider_dash.connections import warn_if_verification_off
 from airflow_provider_dash.exceptions import DashApiError, DashConfigError
 from airflow_provider_dash.hooks import _redash_errors as _errors
 from airflow_provider_dash.hooks._redash_config import ConnectionConfig
@@ -100,13 +101,7 @@ class RedashTransport:
             import requests
 
             config = self.config
-            if config.verify is False:
-                self.log.warning(
-                    "TLS certificate verification is OFF for connection %r (%s): extra verify is false, so "
-                    "anyone on the path can read the API key. Prefer a CA bundle path in verify.",
-                    config.conn_id,
-                    config.base_url,
-                )
+            warn_if_verification_off(self.log, config)
             session = requests.Session()
             session.headers["Accept"] = "application/json"
             # Auth as an auth object, not a default header: requests then skips ~/.netrc for our host,

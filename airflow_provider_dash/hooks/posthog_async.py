@@ -20,13 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_dash import retry as _retry
 from airflow_provider_dash import shared_http
+from airflow_provider_dash.connections import aget_connection
 from airflow_provider_dash.exceptions import DashError, DashNotFoundError
 from airflow_provider_dash.hooks import _posthog_errors as _errors
 from airflow_provider_dash.hooks import _posthog_routes as _routes
 from airflow_provider_dash.hooks._posthog_config import G1, G3, PostHogConfig, config_from_connection
 from airflow_provider_dash.hooks._posthog_routes import Request, endpoint_what
 from airflow_provider_dash.hooks._posthog_runs import RunSpec, rejected_as_other_generation, run_body
-from airflow_provider_dash.hooks._posthog_transport import httpx_failure, judge, known_generation, remember_generation
+from airflow_provider_dash.hooks._posthog_transport import checked_answer, judge, known_generation, remember_generation
 from airflow_provider_dash.models.posthog import EndpointRun, QueryStatus, parse
 from airflow_provider_dash.polling import PollSchedule
 
@@ -62,16 +63,7 @@ class PostHogAsyncClient:
 
         :raises DashConfigError: when the connection lacks a host, key or project, or has a bad extra.
         """
-        from airflow.sdk import BaseHook
-
-        aget_connection = getattr(BaseHook, "aget_connection", None)
-        if aget_connection is not None:
-            conn = await aget_connection(conn_id)
-        else:  # Airflow versions without the async lookup
-            from asgiref.sync import sync_to_async
-
-            conn = await sync_to_async(BaseHook.get_connection)(conn_id)
-        return cls(config_from_connection(conn))
+        return cls(config_from_connection(await aget_connection(conn_id)))
 
     def __repr__(self) -> str:
         return f"PostHogAsyncClient(base_url={self.config.base_url!r}, project_id={self.config.project_id})"
@@ -135,7 +127,7 @@ class PostHogAsyncClient:
                         request.method, url, json=request.json, headers=config.headers, timeout=limit
                     )
             except httpx.HTTPError as exc:
-                raise httpx_failure(exc) from None
+                raise _retry.httpx_failure(exc) from None
             content = response.content
             return response.status_code, judge(response.status_code, response.headers, content, True), content
 
@@ -166,12 +158,7 @@ class PostHogAsyncClient:
                 status, body, content = await retrying(again)
             except (_retry.TransportFailure, _retry.RetryableStatus, _retry.MalformedBody) as failure:
                 raise _errors.final_error(request, failure, config) from None
-        if status >= 400 and accept is not None and accept(status, content):
-            return status, None
-        error = _errors.error_for_response(request, status, content, config)
-        if error is not None:
-            raise error
-        return status, body
+        return checked_answer(request, status, body, content, config, accept)
 
     async def run(self, spec: RunSpec, generation: str | None = None) -> EndpointRun:
         """One run of ``spec``, its request held open until the server answers (G1's 202 is followed).

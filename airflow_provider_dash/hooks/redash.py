@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseHook
 
 from airflow_provider_dash import _UI_FIELD_BEHAVIOUR
+from airflow_provider_dash.connections import hook_field_behaviour
 from airflow_provider_dash.hooks._redash_config import ConnectionConfig, config_from_connection
 from airflow_provider_dash.hooks.redash_client import RedashClient
 
@@ -47,11 +48,7 @@ class DashHook(BaseHook, RedashClient):
 
         :return: the provider info's declaration, with the keys spelled the way the hook method spells them.
         """
-        return {
-            "hidden_fields": list(_UI_FIELD_BEHAVIOUR["hidden-fields"]),
-            "relabeling": dict(_UI_FIELD_BEHAVIOUR["relabeling"]),
-            "placeholders": dict(_UI_FIELD_BEHAVIOUR["placeholders"]),
-        }
+        return hook_field_behaviour(_UI_FIELD_BEHAVIOUR)
 
     def _load_config(self) -> ConnectionConfig:
         """Read and normalise the Airflow connection ``dash_conn_id`` (once per hook).

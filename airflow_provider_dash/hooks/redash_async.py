@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_dash import retry as _retry
 from airflow_provider_dash import shared_http
+from airflow_provider_dash.connections import aget_connection, warn_if_verification_off
 from airflow_provider_dash.exceptions import DashAuthError, DashJobNotFoundError
 from airflow_provider_dash.hooks import _redash_cancel as _cancel
 from airflow_provider_dash.hooks import _redash_errors as _errors
@@ -32,20 +33,6 @@ log = logging.getLogger(__name__)
 
 #: Prepared GET requests kept per client (one per job polled; a trigger waits on a few).
 _PREPARED_MAX = 64
-
-
-def _httpx_failure(exc: BaseException) -> _retry.TransportFailure:
-    """Translate an httpx exception into the shared :class:`~airflow_provider_dash.retry.TransportFailure`."""
-    import httpx
-
-    detail = f"{type(exc).__name__}: {exc}"
-    if _retry.is_tls_failure(exc):
-        return _retry.TransportFailure("tls", detail)
-    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
-        return _retry.TransportFailure("connect", detail)
-    if isinstance(exc, httpx.TimeoutException):
-        return _retry.TransportFailure("timeout", detail)
-    return _retry.TransportFailure("read", detail)
 
 
 class DashAsyncClient:
@@ -72,16 +59,7 @@ class DashAsyncClient:
 
         :raises DashConfigError: when the connection lacks a host or key, or has a bad extra.
         """
-        from airflow.sdk import BaseHook
-
-        aget_connection = getattr(BaseHook, "aget_connection", None)
-        if aget_connection is not None:
-            conn = await aget_connection(conn_id)
-        else:  # Airflow versions without the async lookup
-            from asgiref.sync import sync_to_async
-
-            conn = await sync_to_async(BaseHook.get_connection)(conn_id)
-        return cls(config_from_connection(conn))
+        return cls(config_from_connection(await aget_connection(conn_id)))
 
     def __repr__(self) -> str:
         return f"DashAsyncClient(base_url={self.config.base_url!r})"
@@ -89,13 +67,7 @@ class DashAsyncClient:
     async def _http(self) -> httpx.AsyncClient:
         if self._client is None:
             config = self.config
-            if config.verify is False:
-                log.warning(
-                    "TLS certificate verification is OFF for connection %r (%s): extra verify is false, so "
-                    "anyone on the path can read the API key. Prefer a CA bundle path in verify.",
-                    config.conn_id,
-                    config.base_url,
-                )
+            warn_if_verification_off(log, config)
             client = await shared_http.acquire(config.base_url, config.verify)
             if self._client is None:
                 self._client = client
@@ -146,7 +118,7 @@ class DashAsyncClient:
                         request.method, url, json=request.json, headers=self.config.headers, timeout=self.config.timeout
                     )
         except httpx.HTTPError as exc:
-            raise _httpx_failure(exc) from None
+            raise _retry.httpx_failure(exc) from None
         if _retry.is_retryable_status(response.status_code):
             raise _retry.RetryableStatus(response.status_code, response.content, response.headers.get("Retry-After"))
         body: Any = None
