@@ -171,7 +171,9 @@ def test_on_kill_with_cancel_on_kill_false_cancels_nothing(
 
     asyncio.run(_kill(trigger))
 
-    assert dash_emulator.job(job_id)["status"] == 2
+    # Queued or running (a busy machine may not have started it yet), but never cancelled (4).
+    assert dash_emulator.job(job_id)["status"] in (1, 2)
+    assert dash_emulator.counters.requests(route="/api/jobs/{job_id}", method="DELETE") == 0
 
 
 def test_needs_job_ids() -> None:
