@@ -12,17 +12,15 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk.exceptions import AirflowSkipException
-
-from airflow_provider_dash.arguments import is_template
 from airflow_provider_dash.checks import (
     CheckSpec,
-    as_threshold,
-    check_threshold,
+    check_rendered_threshold,
+    check_threshold_bounds,
     check_tolerance,
     check_value,
+    fail_gate,
 )
-from airflow_provider_dash.exceptions import DashCheckFailedError, DashConfigError
+from airflow_provider_dash.exceptions import DashConfigError
 from airflow_provider_dash.operators.posthog import RunEndpointOperator
 
 if TYPE_CHECKING:
@@ -70,15 +68,12 @@ class _EndpointGateOperator(RunEndpointOperator):
             return summary.to_json()
         config = hook.config
         where = f" ({endpoint_ui_url(config.base_url, config.project_id, spec.endpoint)})"
-        lines = "\n".join(f"- {failure}" for failure in failures)
-        message = (
+        fail_gate(
             f"The {self.gate} of endpoint {spec.endpoint!r}{where} failed on version {result.version} "
-            f"({result.row_count} rows, execution {', '.join(result.execution_ids) or 'unknown'}): "
-            f"{len(failures)} failed check{'s' * (len(failures) != 1)}\n{lines}"
+            f"({result.row_count} rows, execution {', '.join(result.execution_ids) or 'unknown'})",
+            failures,
+            soft_fail=self.soft_fail,
         )
-        if self.soft_fail:
-            raise AirflowSkipException(f"Skipping (soft_fail): {message}")
-        raise DashCheckFailedError(message, failures=tuple(failures))
 
 
 class EndpointCheckOperator(_EndpointGateOperator):
@@ -154,16 +149,9 @@ class EndpointThresholdCheckOperator(_EndpointGateOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(endpoint=endpoint, **kwargs)
-        if min_threshold is None and max_threshold is None:
-            raise DashConfigError("give min_threshold, max_threshold or both")
-        low = None if is_template(min_threshold) else as_threshold(min_threshold, "min_threshold")
-        high = None if is_template(max_threshold) else as_threshold(max_threshold, "max_threshold")
-        if low is not None and high is not None and low > high:
-            raise DashConfigError(f"min_threshold ({low:g}) is greater than max_threshold ({high:g})")
+        check_threshold_bounds(min_threshold, max_threshold)
         self.min_threshold = min_threshold
         self.max_threshold = max_threshold
 
     def _evaluate(self, result: EndpointResult) -> list[str]:
-        return check_threshold(
-            result, as_threshold(self.min_threshold, "min_threshold"), as_threshold(self.max_threshold, "max_threshold")
-        )
+        return check_rendered_threshold(result, self.min_threshold, self.max_threshold)

@@ -12,17 +12,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk.exceptions import AirflowSkipException
-
-from airflow_provider_dash.arguments import as_id, is_template
+from airflow_provider_dash.arguments import as_id
 from airflow_provider_dash.checks import (
     CheckSpec,
-    as_threshold,
-    check_threshold,
+    check_rendered_threshold,
+    check_threshold_bounds,
     check_tolerance,
     check_value,
+    fail_gate,
 )
-from airflow_provider_dash.exceptions import DashCheckFailedError, DashConfigError, DashError
+from airflow_provider_dash.exceptions import DashConfigError, DashError
 from airflow_provider_dash.links import query_page_url
 from airflow_provider_dash.operators.redash import RunQueryOperator
 
@@ -77,15 +76,14 @@ class _QueryGateOperator(RunQueryOperator):
             self.log.warning("Could not read the name of query %s: %s", query_id, error)
             name = ""
         url = query_page_url(hook.config.base_url, query_id)
-        lines = "\n".join(f"- {failure}" for failure in failures)
-        message = (
+        fail_gate(
             f"The {self.gate} of query {query_id}{f' {name!r}' if name else ''} ({url}) failed on result "
-            f"{result_id} ({result.row_count} rows): {len(failures)} failed check{'s' * (len(failures) != 1)}\n"
-            f"{lines}"
+            f"{result_id} ({result.row_count} rows)",
+            failures,
+            soft_fail=self.soft_fail,
+            query_id=query_id,
+            query_result_id=result_id,
         )
-        if self.soft_fail:
-            raise AirflowSkipException(f"Skipping (soft_fail): {message}")
-        raise DashCheckFailedError(message, failures=tuple(failures), query_id=query_id, query_result_id=result_id)
 
 
 class QueryCheckOperator(_QueryGateOperator):
@@ -194,16 +192,9 @@ class QueryThresholdCheckOperator(_QueryGateOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(query_id=query_id, **kwargs)
-        if min_threshold is None and max_threshold is None:
-            raise DashConfigError("give min_threshold, max_threshold or both")
-        low = None if is_template(min_threshold) else as_threshold(min_threshold, "min_threshold")
-        high = None if is_template(max_threshold) else as_threshold(max_threshold, "max_threshold")
-        if low is not None and high is not None and low > high:
-            raise DashConfigError(f"min_threshold ({low:g}) is greater than max_threshold ({high:g})")
+        check_threshold_bounds(min_threshold, max_threshold)
         self.min_threshold = min_threshold
         self.max_threshold = max_threshold
 
     def _evaluate(self, result: QueryResult) -> list[str]:
-        low = as_threshold(self.min_threshold, "min_threshold")
-        high = as_threshold(self.max_threshold, "max_threshold")
-        return check_threshold(result, low, high)
+        return check_rendered_threshold(result, self.min_threshold, self.max_threshold)
