@@ -1,10 +1,8 @@
 """The data-quality check rules (product-neutral): :mod:`.rules` judges results, :mod:`.values` reads values.
 
 Every public name of both is re-exported here: ``from airflow_provider_dash.checks import CheckSpec``.
-:mod:`.gates` is the gate operators' shell around them (bounds at parse, failing or skipping the task).
 """
 
-from airflow_provider_dash.checks.gates import check_rendered_threshold, check_threshold_bounds, fail_gate
 from airflow_provider_dash.checks.rules import (
     COLUMN_CHECKS,
     CheckSpec,
@@ -37,14 +35,11 @@ __all__ = [
     "as_threshold",
     "check_columns",
     "check_first_row",
-    "check_rendered_threshold",
     "check_row_count",
     "check_threshold",
-    "check_threshold_bounds",
     "check_tolerance",
     "check_value",
     "column_names",
-    "fail_gate",
     "is_truthy",
     "row_values",
     "show",
