@@ -8,7 +8,6 @@ shared with :class:`~airflow_provider_dash.sensors.redash_checks.QueryResultSens
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -98,20 +97,13 @@ class RedashJobTaskMixin(RedashLineageMixin):
             self._hook = make_hook(self.dash_conn_id)
         return self._hook
 
-    def _defer_to_job(
-        self,
-        job_id: str,
-        query_id: int,
-        *,
-        owned: bool,
-        end_time: float | None,
-        cancel_on_kill: bool = True,
-        resume_state: Mapping[str, Any] | None = None,
-    ) -> NoReturn:
+    def _defer_to_job(self, job_id: str, query_id: int, *, owned: bool, **trigger_options: Any) -> NoReturn:
         """Defer to a :class:`JobTrigger` on one job of ``query_id``; the task resumes in ``execute_complete``.
 
         :param owned: whether the job is this task's (a kill may cancel it) or shared with another run.
-        :param end_time: the wait's deadline (epoch seconds), or ``None``.
+        :param trigger_options: the other arguments of :meth:`JobTrigger.for_job` (``end_time``, and
+            ``cancel_on_kill`` and ``resume_state`` when given); the connection and the poll interval
+            are the task's.
         """
         # Imported here: it loads airflow.triggers.base, which DAG parsing never needs.
         from airflow_provider_dash.triggers.redash import JobTrigger
@@ -123,9 +115,7 @@ class RedashJobTaskMixin(RedashLineageMixin):
                 owned=owned,
                 dash_conn_id=self.dash_conn_id,
                 poll_interval=self.poll_interval,
-                end_time=end_time,
-                cancel_on_kill=cancel_on_kill,
-                resume_state=resume_state,
+                **trigger_options,
             ),
             method_name="execute_complete",
         )
