@@ -16,14 +16,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from airflow_provider_dash.exceptions import DashError, DashResponseError, DashTimeoutError
 from airflow_provider_dash.models import Job, JobStatus
 from airflow_provider_dash.models.redash import job_failure_message, raise_for_job
-
-EventStatus = Literal["success", "error", "timeout"]
-EVENT_STATUSES: tuple[str, ...] = ("success", "error", "timeout")
+from airflow_provider_dash.triggers._events import EVENT_STATUSES as EVENT_STATUSES
+from airflow_provider_dash.triggers._events import EventStatus, event_status
 
 
 def job_entry(job: Job, query_id: int | None = None) -> dict[str, Any]:
@@ -112,11 +111,7 @@ def read_job_event(event: Any) -> JobOutcomes:
     :return: the outcomes.
     :raises DashResponseError: when the event does not have the trigger's shape.
     """
-    if not isinstance(event, Mapping):
-        raise DashResponseError(f"The trigger event is not a JSON object: {event!r}")
-    status = event.get("status")
-    if status not in EVENT_STATUSES:
-        raise DashResponseError(f"The trigger event has an unknown status {status!r}: {event!r}")
+    status = event_status(event)
     message = event.get("message") or ""
     raw_jobs = event.get("jobs")
     if not isinstance(raw_jobs, Mapping):

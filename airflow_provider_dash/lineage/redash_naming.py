@@ -71,16 +71,25 @@ def _join(*parts: str | None) -> str | None:
 _Rule = Callable[[Mapping[str, Any], TableRef], tuple[str, str | None] | None]
 
 
+def _server(o: Mapping[str, Any], scheme: str, default_port: int, host_keys: tuple[str, ...] = ("host",)) -> str | None:
+    """The namespace ``scheme://host:port`` (the port defaulted), or None when the options name no host."""
+    host = _opt(o, *host_keys)
+    return None if host is None else f"{scheme}://{host}:{_opt(o, 'port') or default_port}"
+
+
+def _named(namespace: str | None, name: str | None) -> tuple[str, str | None] | None:
+    """A rule's answer: None when the namespace is unknown (the data source then names the table)."""
+    return None if namespace is None else (namespace, name)
+
+
+def _user_schema(o: Mapping[str, Any]) -> str | None:
+    """Oracle's and DB2's default schema: the user's name, in capitals."""
+    user = _opt(o, "user")
+    return user.upper() if user else None
+
+
 def _postgres(o: Mapping[str, Any], t: TableRef) -> tuple[str, str | None] | None:
-    host = _opt(o, "host")
-    return (
-        None
-        if host is None
-        else (
-            f"postgres://{host}:{_opt(o, 'port') or 5432}",
-            _join(t.catalog or _opt(o, "dbname"), t.schema or "public", t.name),
-        )
-    )
+    return _named(_server(o, "postgres", 5432), _join(t.catalog or _opt(o, "dbname"), t.schema or "public", t.name))
 
 
 def _redshift(o: Mapping[str, Any], t: TableRef) -> tuple[str, str | None] | None:
@@ -94,28 +103,13 @@ def _redshift(o: Mapping[str, Any], t: TableRef) -> tuple[str, str | None] | Non
 
 
 def _mysql(o: Mapping[str, Any], t: TableRef) -> tuple[str, str | None] | None:
-    host = _opt(o, "host")
     # MySQL has no schemas: ``a.b`` is database a, table b.
-    return (
-        None
-        if host is None
-        else (
-            f"mysql://{host}:{_opt(o, 'port') or 3306}",
-            _join(t.schema or _opt(o, "db"), t.name),
-        )
-    )
+    return _named(_server(o, "mysql", 3306), _join(t.schema or _opt(o, "db"), t.name))
 
 
 def _sqlserver(o: Mapping[str, Any], t: TableRef) -> tuple[str, str | None] | None:
-    host = _opt(o, "server", "host")
-    return (
-        None
-        if host is None
-        else (
-            f"sqlserver://{host}:{_opt(o, 'port') or 1433}",
-            _join(t.catalog or _opt(o, "db"), t.schema or "dbo", t.name),
-        )
-    )
+    namespace = _server(o, "sqlserver", 1433, host_keys=("server", "host"))
+    return _named(namespace, _join(t.catalog or _opt(o, "db"), t.schema or "dbo", t.name))
 
 
 def _bigquery(o: Mapping[str, Any], t: TableRef) -> tuple[str, str | None] | None:
@@ -135,65 +129,28 @@ def _snowflake(o: Mapping[str, Any], t: TableRef) -> tuple[str, str | None] | No
 
 
 def _trino(o: Mapping[str, Any], t: TableRef) -> tuple[str, str | None] | None:
-    host = _opt(o, "host")
-    return (
-        None
-        if host is None
-        else (
-            f"trino://{host}:{_opt(o, 'port') or 8080}",
-            _join(t.catalog or _opt(o, "catalog"), t.schema or _opt(o, "schema"), t.name),
-        )
-    )
+    namespace = _server(o, "trino", 8080)
+    return _named(namespace, _join(t.catalog or _opt(o, "catalog"), t.schema or _opt(o, "schema"), t.name))
 
 
 def _athena(o: Mapping[str, Any], t: TableRef) -> tuple[str, str | None] | None:
     region = _opt(o, "region")
-    return (
-        None
-        if region is None
-        else (
-            f"awsathena://athena.{region}.amazonaws.com",
-            _join(t.catalog or "AwsDataCatalog", t.schema or _opt(o, "schema") or "default", t.name),
-        )
-    )
+    namespace = None if region is None else f"awsathena://athena.{region}.amazonaws.com"
+    return _named(namespace, _join(t.catalog or "AwsDataCatalog", t.schema or _opt(o, "schema") or "default", t.name))
 
 
 def _oracle(o: Mapping[str, Any], t: TableRef) -> tuple[str, str | None] | None:
-    host = _opt(o, "host")
-    user = _opt(o, "user")
-    return (
-        None
-        if host is None
-        else (
-            f"oracle://{host}:{_opt(o, 'port') or 1521}",
-            _join(_opt(o, "servicename", "dsn"), t.schema or (user.upper() if user else None), t.name),
-        )
-    )
+    namespace = _server(o, "oracle", 1521)
+    return _named(namespace, _join(_opt(o, "servicename", "dsn"), t.schema or _user_schema(o), t.name))
 
 
 def _hive(o: Mapping[str, Any], t: TableRef) -> tuple[str, str | None] | None:
-    host = _opt(o, "host")
-    return (
-        None
-        if host is None
-        else (
-            f"hive://{host}:{_opt(o, 'port') or 10000}",
-            _join(t.schema or _opt(o, "database") or "default", t.name),
-        )
-    )
+    return _named(_server(o, "hive", 10000), _join(t.schema or _opt(o, "database") or "default", t.name))
 
 
 def _db2(o: Mapping[str, Any], t: TableRef) -> tuple[str, str | None] | None:
-    host = _opt(o, "host")
-    user = _opt(o, "user")
-    return (
-        None
-        if host is None
-        else (
-            f"db2://{host}:{_opt(o, 'port') or 50000}",
-            _join(t.catalog or _opt(o, "dbname"), t.schema or (user.upper() if user else None), t.name),
-        )
-    )
+    namespace = _server(o, "db2", 50000)
+    return _named(namespace, _join(t.catalog or _opt(o, "dbname"), t.schema or _user_schema(o), t.name))
 
 
 #: Redash data source type -> how OpenLineage names its tables.

@@ -9,20 +9,11 @@ one the Redash gates use: an :class:`~airflow_provider_dash.models.posthog.Endpo
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk.exceptions import AirflowSkipException
-
-from airflow_provider_dash.arguments import is_template
-from airflow_provider_dash.checks import (
-    CheckSpec,
-    as_threshold,
-    check_threshold,
-    check_tolerance,
-    check_value,
-)
-from airflow_provider_dash.exceptions import DashCheckFailedError, DashConfigError
+from airflow_provider_dash.checks.gates import RowsGate, ThresholdGate, ValueGate, fail_gate
+from airflow_provider_dash.exceptions import DashConfigError
 from airflow_provider_dash.operators.posthog import RunEndpointOperator
 
 if TYPE_CHECKING:
@@ -70,18 +61,15 @@ class _EndpointGateOperator(RunEndpointOperator):
             return summary.to_json()
         config = hook.config
         where = f" ({endpoint_ui_url(config.base_url, config.project_id, spec.endpoint)})"
-        lines = "\n".join(f"- {failure}" for failure in failures)
-        message = (
+        fail_gate(
             f"The {self.gate} of endpoint {spec.endpoint!r}{where} failed on version {result.version} "
-            f"({result.row_count} rows, execution {', '.join(result.execution_ids) or 'unknown'}): "
-            f"{len(failures)} failed check{'s' * (len(failures) != 1)}\n{lines}"
+            f"({result.row_count} rows, execution {', '.join(result.execution_ids) or 'unknown'})",
+            failures,
+            soft_fail=self.soft_fail,
         )
-        if self.soft_fail:
-            raise AirflowSkipException(f"Skipping (soft_fail): {message}")
-        raise DashCheckFailedError(message, failures=tuple(failures))
 
 
-class EndpointCheckOperator(_EndpointGateOperator):
+class EndpointCheckOperator(RowsGate, _EndpointGateOperator):
     """Run an endpoint and fail unless its rows pass: SQLCheckOperator's first-row rule, row counts, column checks.
 
     The rules and their texts are those of :class:`~airflow_provider_dash.operators.redash_checks.QueryCheckOperator`
@@ -97,26 +85,8 @@ class EndpointCheckOperator(_EndpointGateOperator):
     :raises DashCheckFailedError: naming the endpoint, its page, the version and every failed check.
     """
 
-    def __init__(
-        self,
-        *,
-        endpoint: str,
-        min_rows: int | None = None,
-        max_rows: int | None = None,
-        column_checks: Mapping[str, Mapping[str, Any]] | None = None,
-        check_first_row: bool | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(endpoint=endpoint, **kwargs)
-        self.spec = CheckSpec(
-            min_rows=min_rows, max_rows=max_rows, column_checks=column_checks or {}, check_first_row=check_first_row
-        )
 
-    def _evaluate(self, result: EndpointResult) -> list[str]:
-        return self.spec.evaluate(result)
-
-
-class EndpointValueCheckOperator(_EndpointGateOperator):
+class EndpointValueCheckOperator(ValueGate, _EndpointGateOperator):
     """Run an endpoint and fail unless the first row's values equal ``pass_value`` (within ``tolerance``).
 
     :param pass_value: the expected value (templated), or a list with one per column.
@@ -124,18 +94,9 @@ class EndpointValueCheckOperator(_EndpointGateOperator):
     """
 
     template_fields: Sequence[str] = (*RunEndpointOperator.template_fields, "pass_value")
-    gate = "value check"
-
-    def __init__(self, *, endpoint: str, pass_value: Any, tolerance: float | None = None, **kwargs: Any) -> None:
-        super().__init__(endpoint=endpoint, **kwargs)
-        self.pass_value = pass_value
-        self.tolerance = check_tolerance(tolerance)
-
-    def _evaluate(self, result: EndpointResult) -> list[str]:
-        return check_value(result, self.pass_value, self.tolerance)
 
 
-class EndpointThresholdCheckOperator(_EndpointGateOperator):
+class EndpointThresholdCheckOperator(ThresholdGate, _EndpointGateOperator):
     """Run an endpoint and fail unless the first value of its first row lies in a range (edges included).
 
     :param min_threshold: the smallest value allowed (templated; ``None``: no minimum).
@@ -143,27 +104,3 @@ class EndpointThresholdCheckOperator(_EndpointGateOperator):
     """
 
     template_fields: Sequence[str] = (*RunEndpointOperator.template_fields, "min_threshold", "max_threshold")
-    gate = "threshold check"
-
-    def __init__(
-        self,
-        *,
-        endpoint: str,
-        min_threshold: float | str | None = None,
-        max_threshold: float | str | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(endpoint=endpoint, **kwargs)
-        if min_threshold is None and max_threshold is None:
-            raise DashConfigError("give min_threshold, max_threshold or both")
-        low = None if is_template(min_threshold) else as_threshold(min_threshold, "min_threshold")
-        high = None if is_template(max_threshold) else as_threshold(max_threshold, "max_threshold")
-        if low is not None and high is not None and low > high:
-            raise DashConfigError(f"min_threshold ({low:g}) is greater than max_threshold ({high:g})")
-        self.min_threshold = min_threshold
-        self.max_threshold = max_threshold
-
-    def _evaluate(self, result: EndpointResult) -> list[str]:
-        return check_threshold(
-            result, as_threshold(self.min_threshold, "min_threshold"), as_threshold(self.max_threshold, "max_threshold")
-        )

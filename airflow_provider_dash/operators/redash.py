@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
-
-from airflow.sdk import BaseOperator
 
 from airflow_provider_dash.arguments import (
     as_id,
@@ -24,13 +21,11 @@ from airflow_provider_dash.arguments import (
     check_parameters,
     wait_deadline,
 )
-from airflow_provider_dash.defaults import default_deferrable
 from airflow_provider_dash.events import read_job_event
 from airflow_provider_dash.exceptions import (
     DashJobNotFoundError,
     DashTimeoutError,
 )
-from airflow_provider_dash.lineage.redash_tasks import RedashLineageMixin
 from airflow_provider_dash.links import (
     QUERY_URL_KEY,
     RedashQueryLink,
@@ -38,10 +33,13 @@ from airflow_provider_dash.links import (
 )
 from airflow_provider_dash.models import Job
 from airflow_provider_dash.models.redash import raise_for_job
-from airflow_provider_dash.polling import (
-    DEFAULT_POLL_INTERVAL,
-    check_poll_interval,
-    check_timeout,
+from airflow_provider_dash.operators._redash_waiting import (
+    JOB_ID_KEY,
+    JOB_IDS_KEY,
+    STORED_JOB_KEY,
+    RedashWaitingOperator,
+    StoredJob,
+    make_hook,
 )
 
 if TYPE_CHECKING:
@@ -49,90 +47,9 @@ if TYPE_CHECKING:
 
     from airflow_provider_dash.hooks.redash import DashHook
 
+__all__ = ["JOB_IDS_KEY", "JOB_ID_KEY", "STORED_JOB_KEY", "RedashWaitingOperator", "RunQueryOperator", "make_hook"]
 
-#: XCom key of the job id (the query URL goes under :data:`~airflow_provider_dash.links.QUERY_URL_KEY`).
-JOB_ID_KEY = "job_id"
-#: XCom key of the in-flight job ids a dashboard refresh left running (``wait_for_completion=False``).
-JOB_IDS_KEY = "job_ids"
-#: ``task_state_store`` key of the job a RunQueryOperator try submitted (read by the next try).
-STORED_JOB_KEY = "dash_job"
-
-_state_store_warned = False
 _SHARED_NOT_CANCELLED = "it is shared with another run, so this task does not cancel it"
-
-
-def make_hook(conn_id: str) -> DashHook:
-    # The hook pulls in requests and tenacity: imported when a task runs, not when a DAG is parsed.
-    from airflow_provider_dash.hooks.redash import DashHook
-
-    return DashHook(dash_conn_id=conn_id)
-
-
-class _StoredJob:
-    """The job a try submitted, kept in ``task_state_store`` so a retry can reattach to it.
-
-    A small equivalent of :class:`airflow.sdk.ResumableJobMixin` usable by both the sync and the
-    deferrable path. Without ``task_state_store`` (Airflow < 3.3) every try submits afresh.
-    """
-
-    def __init__(self, context: Context, log: Any) -> None:
-        global _state_store_warned
-        self._store = context.get("task_state_store")
-        if self._store is None and not _state_store_warned:
-            _state_store_warned = True
-            log.warning("task_state_store is not available (Airflow < 3.3): a retry cannot reattach to a running job")
-
-    def get(self) -> dict[str, Any] | None:
-        if self._store is None:
-            return None
-        value = self._store.get(STORED_JOB_KEY)
-        return value if isinstance(value, dict) and isinstance(value.get("job_id"), str) else None
-
-    def set(self, job_id: str, query_id: int, owned: bool) -> None:
-        if self._store is not None:
-            self._store.set(STORED_JOB_KEY, {"job_id": job_id, "query_id": query_id, "owned": owned})
-
-    def clear(self) -> None:
-        # Forget the job once the task succeeded, so clearing the task later runs the query again.
-        if self._store is not None:
-            self._store.delete(STORED_JOB_KEY)
-
-
-class RedashWaitingOperator(RedashLineageMixin, BaseOperator):
-    """What every Redash operator that runs queries takes for waiting and cancelling, its hook and its lineage.
-
-    :param wait_for_completion: wait for the jobs (else return once submitted).
-    :param deferrable: wait in the triggerer (default ``[operators] default_deferrable``).
-    :param poll_interval: the longest pause between two polls, in seconds.
-    :param timeout: seconds to wait at most (a ``timedelta`` is accepted); ``None``: no limit.
-    :param cancel_on_kill: cancel the jobs this task started when it is killed.
-    :param dash_conn_id: the Airflow connection of the server.
-    """
-
-    def __init__(
-        self,
-        *,
-        wait_for_completion: bool = True,
-        deferrable: bool = default_deferrable(),
-        poll_interval: float = DEFAULT_POLL_INTERVAL,
-        timeout: float | timedelta | None = None,
-        cancel_on_kill: bool = True,
-        dash_conn_id: str = "dash_default",
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.wait_for_completion = wait_for_completion
-        self.deferrable = deferrable
-        self.poll_interval = check_poll_interval(poll_interval)
-        self.timeout = check_timeout(timeout.total_seconds() if isinstance(timeout, timedelta) else timeout)
-        self.cancel_on_kill = cancel_on_kill
-        self.dash_conn_id = dash_conn_id
-        self._hook: DashHook | None = None
-
-    def _get_hook(self) -> DashHook:
-        if self._hook is None:
-            self._hook = make_hook(self.dash_conn_id)
-        return self._hook
 
 
 class RunQueryOperator(RedashWaitingOperator):
@@ -182,23 +99,9 @@ class RunQueryOperator(RedashWaitingOperator):
         query_id: int | str | None,
         parameters: Mapping[str, Any] | str | None = None,
         max_age: int | str | None = 0,
-        wait_for_completion: bool = True,
-        deferrable: bool = default_deferrable(),
-        poll_interval: float = DEFAULT_POLL_INTERVAL,
-        timeout: float | timedelta | None = None,
-        cancel_on_kill: bool = True,
-        dash_conn_id: str = "dash_default",
         **kwargs: Any,
     ) -> None:
-        super().__init__(
-            wait_for_completion=wait_for_completion,
-            deferrable=deferrable,
-            poll_interval=poll_interval,
-            timeout=timeout,
-            cancel_on_kill=cancel_on_kill,
-            dash_conn_id=dash_conn_id,
-            **kwargs,
-        )
+        super().__init__(**kwargs)
         if query_id is not None or self._query_id_required:
             check_id(query_id)
         check_parameters(parameters)
@@ -235,7 +138,7 @@ class RunQueryOperator(RedashWaitingOperator):
         max_age = as_max_age(self.max_age)
         hook = self._get_hook()
         context["ti"].xcom_push(key=QUERY_URL_KEY, value=query_page_url(hook.config.base_url, query_id))
-        stored = _StoredJob(context, self.log)
+        stored = StoredJob(context, self.log)
 
         job = self._reattach(hook, stored, query_id)
         if job is not None and job.succeeded:
@@ -282,7 +185,7 @@ class RunQueryOperator(RedashWaitingOperator):
             return self._defer(context, hook, job, query_id, owned, stored)
         return self._wait(hook, job, query_id, owned, stored)
 
-    def _reattach(self, hook: DashHook, stored: _StoredJob, query_id: int) -> Job | None:
+    def _reattach(self, hook: DashHook, stored: StoredJob, query_id: int) -> Job | None:
         """The previous try's job when it is still running or finished with a result, else ``None``."""
         previous = stored.get()
         if previous is None:
@@ -313,7 +216,7 @@ class RunQueryOperator(RedashWaitingOperator):
         )
         return None
 
-    def _wait(self, hook: DashHook, job: Job, query_id: int, owned: bool, stored: _StoredJob) -> int:
+    def _wait(self, hook: DashHook, job: Job, query_id: int, owned: bool, stored: StoredJob) -> int:
         try:
             done = hook.wait_for_job(
                 job.id,
@@ -332,7 +235,7 @@ class RunQueryOperator(RedashWaitingOperator):
         assert done.query_result_id is not None  # wait_for_job raises for anything but a result
         return done.query_result_id
 
-    def _defer(self, context: Context, hook: DashHook, job: Job, query_id: int, owned: bool, stored: _StoredJob) -> int:
+    def _defer(self, context: Context, hook: DashHook, job: Job, query_id: int, owned: bool, stored: StoredJob) -> int:
         # One status check first: a fast query is done by now and needs no trip through the triggerer.
         job = hook.get_job(job.id, query_id)
         if job.is_terminal:
@@ -342,22 +245,14 @@ class RunQueryOperator(RedashWaitingOperator):
             assert job.query_result_id is not None
             return job.query_result_id
         deadline, limit = wait_deadline(context, self.timeout, self.execution_timeout)
-        # Imported here: it loads airflow.triggers.base, which DAG parsing never needs.
-        from airflow_provider_dash.triggers.redash import JobTrigger
-
-        self.defer(
-            trigger=JobTrigger.for_job(
-                job.id,
-                query_id,
-                owned=owned,
-                dash_conn_id=self.dash_conn_id,
-                poll_interval=self.poll_interval,
-                end_time=deadline,
-                cancel_on_kill=self.cancel_on_kill,
-                resume_state={"limit": limit, "started": time.time()},
-            ),
-            method_name="execute_complete",
-            # No defer timeout: the trigger's own deadline lets execute_complete cancel the job.
+        # No defer timeout: the trigger's own deadline lets execute_complete cancel the job.
+        self._defer_to_job(
+            job.id,
+            query_id,
+            owned=owned,
+            end_time=deadline,
+            cancel_on_kill=self.cancel_on_kill,
+            resume_state={"limit": limit, "started": time.time()},
         )
 
     def execute_complete(self, context: Context, event: dict[str, Any], **_: Any) -> Any:
@@ -379,7 +274,7 @@ class RunQueryOperator(RedashWaitingOperator):
                 f"{self._cancel_after_timeout(job_id, query_id, bool(state.get('owned', True)))}"
             )
         outcomes.raise_for_failures()
-        _StoredJob(context, self.log).clear()
+        StoredJob(context, self.log).clear()
         result_id = outcomes.result_id(job_id)
         assert result_id is not None  # raise_for_failures raised otherwise
         self._lineage_record(context, query_id, job_id, result_id)

@@ -3,7 +3,8 @@
 Every gate is a :class:`~airflow_provider_dash.operators.redash.RunQueryOperator` (same submit,
 wait-or-defer, reattach, timeout and on-kill behaviour) that overrides ``_on_result``: once the run
 has a result, in the worker or after a deferral, the result is fetched and judged by the pure
-functions of :mod:`airflow_provider_dash.checks`. The checked result id is the task's return value
+functions of :mod:`airflow_provider_dash.checks`; the kind of gate (rows, value, threshold) is mixed in
+from :mod:`airflow_provider_dash.checks.gates`. The checked result id is the task's return value
 (and XCom ``query_result_id``, pushed before judging, so it is there even when the gate fails).
 """
 
@@ -12,17 +13,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk.exceptions import AirflowSkipException
-
-from airflow_provider_dash.arguments import as_id, is_template
-from airflow_provider_dash.checks import (
-    CheckSpec,
-    as_threshold,
-    check_threshold,
-    check_tolerance,
-    check_value,
-)
-from airflow_provider_dash.exceptions import DashCheckFailedError, DashConfigError, DashError
+from airflow_provider_dash.arguments import as_id
+from airflow_provider_dash.checks.gates import RowsGate, ThresholdGate, ValueGate, fail_gate
+from airflow_provider_dash.exceptions import DashConfigError, DashError
 from airflow_provider_dash.links import query_page_url
 from airflow_provider_dash.operators.redash import RunQueryOperator
 
@@ -77,18 +70,17 @@ class _QueryGateOperator(RunQueryOperator):
             self.log.warning("Could not read the name of query %s: %s", query_id, error)
             name = ""
         url = query_page_url(hook.config.base_url, query_id)
-        lines = "\n".join(f"- {failure}" for failure in failures)
-        message = (
+        fail_gate(
             f"The {self.gate} of query {query_id}{f' {name!r}' if name else ''} ({url}) failed on result "
-            f"{result_id} ({result.row_count} rows): {len(failures)} failed check{'s' * (len(failures) != 1)}\n"
-            f"{lines}"
+            f"{result_id} ({result.row_count} rows)",
+            failures,
+            soft_fail=self.soft_fail,
+            query_id=query_id,
+            query_result_id=result_id,
         )
-        if self.soft_fail:
-            raise AirflowSkipException(f"Skipping (soft_fail): {message}")
-        raise DashCheckFailedError(message, failures=tuple(failures), query_id=query_id, query_result_id=result_id)
 
 
-class QueryCheckOperator(_QueryGateOperator):
+class QueryCheckOperator(RowsGate, _QueryGateOperator):
     """Run a saved query and fail unless its result passes: SQLCheckOperator's rule, row counts, column checks.
 
     With no other check, the result must have at least one row and every value of the first row
@@ -124,28 +116,8 @@ class QueryCheckOperator(_QueryGateOperator):
     :raises DashCheckFailedError: naming the query, its page, the result and every failed check.
     """
 
-    gate = "check"
 
-    def __init__(
-        self,
-        *,
-        query_id: int | str,
-        min_rows: int | None = None,
-        max_rows: int | None = None,
-        column_checks: Mapping[str, Mapping[str, Any]] | None = None,
-        check_first_row: bool | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(query_id=query_id, **kwargs)
-        self.spec = CheckSpec(
-            min_rows=min_rows, max_rows=max_rows, column_checks=column_checks or {}, check_first_row=check_first_row
-        )
-
-    def _evaluate(self, result: QueryResult) -> list[str]:
-        return self.spec.evaluate(result)
-
-
-class QueryValueCheckOperator(_QueryGateOperator):
+class QueryValueCheckOperator(ValueGate, _QueryGateOperator):
     """Run a saved query and fail unless the first row's values equal ``pass_value`` (SQLValueCheckOperator).
 
     Numbers (and numeric texts) compare as numbers; with ``tolerance`` a value passes when it lies
@@ -161,18 +133,9 @@ class QueryValueCheckOperator(_QueryGateOperator):
     """
 
     template_fields: Sequence[str] = (*RunQueryOperator.template_fields, "pass_value")
-    gate = "value check"
-
-    def __init__(self, *, query_id: int | str, pass_value: Any, tolerance: float | None = None, **kwargs: Any) -> None:
-        super().__init__(query_id=query_id, **kwargs)
-        self.pass_value = pass_value
-        self.tolerance = check_tolerance(tolerance)
-
-    def _evaluate(self, result: QueryResult) -> list[str]:
-        return check_value(result, self.pass_value, self.tolerance)
 
 
-class QueryThresholdCheckOperator(_QueryGateOperator):
+class QueryThresholdCheckOperator(ThresholdGate, _QueryGateOperator):
     """Run a saved query and fail unless the first value of its first row lies in a range (edges included).
 
     :param min_threshold: the smallest value allowed (templated; ``None``: no minimum).
@@ -183,27 +146,3 @@ class QueryThresholdCheckOperator(_QueryGateOperator):
     """
 
     template_fields: Sequence[str] = (*RunQueryOperator.template_fields, "min_threshold", "max_threshold")
-    gate = "threshold check"
-
-    def __init__(
-        self,
-        *,
-        query_id: int | str,
-        min_threshold: float | str | None = None,
-        max_threshold: float | str | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(query_id=query_id, **kwargs)
-        if min_threshold is None and max_threshold is None:
-            raise DashConfigError("give min_threshold, max_threshold or both")
-        low = None if is_template(min_threshold) else as_threshold(min_threshold, "min_threshold")
-        high = None if is_template(max_threshold) else as_threshold(max_threshold, "max_threshold")
-        if low is not None and high is not None and low > high:
-            raise DashConfigError(f"min_threshold ({low:g}) is greater than max_threshold ({high:g})")
-        self.min_threshold = min_threshold
-        self.max_threshold = max_threshold
-
-    def _evaluate(self, result: QueryResult) -> list[str]:
-        low = as_threshold(self.min_threshold, "min_threshold")
-        high = as_threshold(self.max_threshold, "max_threshold")
-        return check_threshold(result, low, high)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_dash.arguments import (
@@ -20,7 +19,6 @@ from airflow_provider_dash.arguments import (
     check_parameters,
     wait_deadline,
 )
-from airflow_provider_dash.defaults import default_deferrable
 from airflow_provider_dash.events import read_job_event
 from airflow_provider_dash.exceptions import (
     DashConfigError,
@@ -31,62 +29,19 @@ from airflow_provider_dash.exceptions import (
     DashJobNotFoundError,
     DashTimeoutError,
 )
-from airflow_provider_dash.hooks._redash_parameters import resolve_parameters
 from airflow_provider_dash.links import (
     DASHBOARD_URL_KEY,
     RedashDashboardLink,
     dashboard_page_url,
 )
-from airflow_provider_dash.models import Job, JobStatus, MappingType, Widget
+from airflow_provider_dash.models import Job, JobStatus
 from airflow_provider_dash.models.redash import clean_job_error, job_failure_message
-from airflow_provider_dash.operators.redash import JOB_IDS_KEY, RedashWaitingOperator
-from airflow_provider_dash.polling import (
-    DEFAULT_POLL_INTERVAL,
-    PollSchedule,
-    is_past,
-)
+from airflow_provider_dash.operators._redash_dashboard_runs import collect_runs
+from airflow_provider_dash.operators._redash_waiting import JOB_IDS_KEY, RedashWaitingOperator
+from airflow_provider_dash.polling import PollSchedule, is_past
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
-
-
-def _collect_runs(widgets: Sequence[Widget], overrides: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """One run per distinct (query, effective parameters) of the dashboard's widgets, in widget order.
-
-    :raises DashConfigError: when ``overrides`` names a parameter the dashboard does not have.
-    :raises DashParameterError: when an effective value does not fit its query's definition.
-    """
-    dashboard_level = sorted(
-        {m.map_to for w in widgets for m in w.parameter_mappings if m.type is MappingType.DASHBOARD_LEVEL}
-    )
-    unknown = sorted(set(overrides) - set(dashboard_level))
-    if unknown:
-        listed = ", ".join(dashboard_level) if dashboard_level else "none"
-        raise DashConfigError(
-            f"parameters {', '.join(unknown)} match no dashboard-level parameter; "
-            f"the dashboard's parameters are: {listed}"
-        )
-    runs: dict[tuple[int, str], dict[str, Any]] = {}
-    for widget in widgets:
-        query = widget.query
-        if query is None:  # a text widget
-            continue
-        given: dict[str, Any] = {}
-        for mapping in widget.parameter_mappings:
-            if query.parameter(mapping.name) is None:
-                continue  # a stale mapping for a parameter the query no longer has
-            if mapping.type is MappingType.DASHBOARD_LEVEL:
-                if mapping.map_to in overrides:
-                    given[mapping.name] = overrides[mapping.map_to]
-            elif mapping.value is not None:  # widget-level value set on the widget, or a static value
-                given[mapping.name] = mapping.value
-        values = resolve_parameters(query, given)
-        key = (query.id, json.dumps(values, sort_keys=True, default=str))
-        run = runs.setdefault(
-            key, {"query_id": query.id, "parameters": values, "query_result_id": None, "widget_ids": []}
-        )
-        run["widget_ids"].append(widget.id)
-    return list(runs.values())
 
 
 class RefreshDashboardOperator(RedashWaitingOperator):
@@ -132,23 +87,9 @@ class RefreshDashboardOperator(RedashWaitingOperator):
         max_age: int | str | None = 0,
         max_active_queries: int = 8,
         fail_fast: bool = False,
-        wait_for_completion: bool = True,
-        deferrable: bool = default_deferrable(),
-        poll_interval: float = DEFAULT_POLL_INTERVAL,
-        timeout: float | timedelta | None = None,
-        cancel_on_kill: bool = True,
-        dash_conn_id: str = "dash_default",
         **kwargs: Any,
     ) -> None:
-        super().__init__(
-            wait_for_completion=wait_for_completion,
-            deferrable=deferrable,
-            poll_interval=poll_interval,
-            timeout=timeout,
-            cancel_on_kill=cancel_on_kill,
-            dash_conn_id=dash_conn_id,
-            **kwargs,
-        )
+        super().__init__(**kwargs)
         if isinstance(dashboard, bool) or not isinstance(dashboard, (int, str)) or dashboard == "":
             raise DashConfigError(f"dashboard must be a dashboard id or slug, got {dashboard!r}")
         check_parameters(parameters)
@@ -177,7 +118,7 @@ class RefreshDashboardOperator(RedashWaitingOperator):
             key=DASHBOARD_URL_KEY, value=dashboard_page_url(hook.config.base_url, dashboard.id, dashboard.slug)
         )
         overrides = as_parameters(self.parameters)
-        runs = _collect_runs(dashboard.widgets, overrides)
+        runs = collect_runs(dashboard.widgets, overrides)
         self.log.info(
             "Dashboard %s (%r): %d distinct quer%s from %d widget(s)",
             dashboard.id,

@@ -21,22 +21,19 @@ from airflow_provider_dash.checks import CheckSpec
 from airflow_provider_dash.defaults import default_deferrable
 from airflow_provider_dash.events import read_job_event
 from airflow_provider_dash.exceptions import DashConfigError, DashError
-from airflow_provider_dash.lineage.redash_tasks import RedashLineageMixin
 from airflow_provider_dash.links import QUERY_URL_KEY, RedashQueryLink, query_page_url
 from airflow_provider_dash.models import QueryResult
 from airflow_provider_dash.models.redash import raise_for_job
-from airflow_provider_dash.operators.redash import JOB_ID_KEY
+from airflow_provider_dash.operators._redash_waiting import JOB_ID_KEY, RedashJobTaskMixin
 from airflow_provider_dash.polling import DEFAULT_POLL_INTERVAL, check_poll_interval, is_past
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_provider_dash.hooks.redash import DashHook
-
 Condition = Callable[[QueryResult], bool]
 
 
-class QueryResultSensor(RedashLineageMixin, BaseSensorOperator):
+class QueryResultSensor(RedashJobTaskMixin, BaseSensorOperator):
     """Re-run a saved query every poke until its result passes ``condition``; return that result's id.
 
     Each poke submits a run (``max_age=0`` by default, so the data is read afresh), waits for it
@@ -103,16 +100,7 @@ class QueryResultSensor(RedashLineageMixin, BaseSensorOperator):
         self.poll_interval = check_poll_interval(poll_interval)
         self.deferrable = deferrable
         self.dash_conn_id = dash_conn_id
-        self._hook: DashHook | None = None
         self._job: tuple[str, int, bool] | None = None  # (job id, query id, owned) while waiting in a poke
-
-    def _get_hook(self) -> DashHook:
-        if self._hook is None:
-            # The hook pulls in requests and tenacity: imported when the sensor runs, not at DAG parse.
-            from airflow_provider_dash.hooks.redash import DashHook
-
-            self._hook = DashHook(dash_conn_id=self.dash_conn_id)
-        return self._hook
 
     def _fail(self, error: DashError) -> NoReturn:
         if self.soft_fail:
@@ -221,20 +209,7 @@ class QueryResultSensor(RedashLineageMixin, BaseSensorOperator):
                     self._fail(error)
                 result_id = job.query_result_id
             else:
-                # Imported here: it loads airflow.triggers.base, which DAG parsing never needs.
-                from airflow_provider_dash.triggers.redash import JobTrigger
-
-                self.defer(
-                    trigger=JobTrigger.for_job(
-                        job.id,
-                        query_id,
-                        owned=owned,
-                        dash_conn_id=self.dash_conn_id,
-                        poll_interval=self.poll_interval,
-                        end_time=deadline,
-                    ),
-                    method_name="execute_complete",
-                )
+                self._defer_to_job(job.id, query_id, owned=owned, end_time=deadline)
         assert result_id is not None
         return self._after_result(context, query_id, result_id, deadline, job.id if job is not None else None)
 

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from airflow_provider_dash.exceptions import DashApiError, DashError, DashResponseError, DashTimeoutError
 from airflow_provider_dash.models.posthog import RunSummary
+from airflow_provider_dash.triggers._events import EventStatus, event_status
 
-RunStatus = Literal["success", "error", "timeout"]
-_STATUSES = ("success", "error", "timeout")
+RunStatus = EventStatus
 
 
 def run_event(
@@ -75,11 +75,7 @@ def read_run_event(event: Any) -> RunOutcome:
 
     :raises DashResponseError: when the event does not have the trigger's shape.
     """
-    if not isinstance(event, Mapping):
-        raise DashResponseError(f"The trigger event is not a JSON object: {event!r}")
-    status = event.get("status")
-    if status not in _STATUSES:
-        raise DashResponseError(f"The trigger event has an unknown status {status!r}: {event!r}")
+    status = event_status(event)
     summary = event.get("summary")
     if summary is not None and not isinstance(summary, Mapping):
         raise DashResponseError(f"The trigger event's summary is not an object: {summary!r}")

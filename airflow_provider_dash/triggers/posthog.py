@@ -28,6 +28,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 from airflow_provider_dash.exceptions import DashConfigError, DashError
 from airflow_provider_dash.hooks._posthog_runs import RunSpec, check_refresh
 from airflow_provider_dash.models.posthog import EndpointRun, RunSummary
+from airflow_provider_dash.triggers._client import TriggerClientMixin
 from airflow_provider_dash.triggers._posthog_events import RunStatus, run_event
 
 if TYPE_CHECKING:
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
 RESUME_AFTER = 5.0
 
 
-class EndpointRunTrigger(BaseTrigger):
+class EndpointRunTrigger(TriggerClientMixin["PostHogAsyncClient"], BaseTrigger):
     """Run an endpoint (one page, or every page with ``fetch_all``) and report a summary in one event.
 
     :param endpoint: the endpoint's name.
@@ -88,7 +89,6 @@ class EndpointRunTrigger(BaseTrigger):
         self.generation = generation
         self.end_time = float(end_time) if end_time is not None else None
         self.deferred_at = float(deferred_at) if deferred_at is not None else time.time()
-        self._client: PostHogAsyncClient | None = None
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Class path and plain-JSON keyword arguments that rebuild this trigger (never the key)."""
@@ -116,14 +116,12 @@ class EndpointRunTrigger(BaseTrigger):
             self.endpoint, self.variables, self.version, self.refresh, self.limit, None, self.client_query_id
         )
 
-    async def _get_client(self) -> PostHogAsyncClient:
-        if self._client is None:
-            # httpx comes with the client, only in the triggerer: the operator module imports this
-            # one lazily, but DAG parsing must never pay for it.
-            from airflow_provider_dash.hooks.posthog_async import PostHogAsyncClient
+    async def _open_client(self) -> PostHogAsyncClient:
+        # httpx comes with the client, only in the triggerer: the operator module imports this
+        # one lazily, but DAG parsing must never pay for it.
+        from airflow_provider_dash.hooks.posthog_async import PostHogAsyncClient
 
-            self._client = await PostHogAsyncClient.from_conn_id(self.posthog_conn_id)
-        return self._client
+        return await PostHogAsyncClient.from_conn_id(self.posthog_conn_id)
 
     async def _run_page(self, client: PostHogAsyncClient, spec: RunSpec) -> EndpointRun:
         if spec.refresh == "force":
@@ -192,15 +190,6 @@ class EndpointRunTrigger(BaseTrigger):
         except DashError as error:
             return f"not sent ({error})"
         return await client.cancel_quietly(self.client_query_id)
-
-    async def _close_client(self) -> None:
-        if self._client is not None:
-            client, self._client = self._client, None
-            await client.aclose()
-
-    async def cleanup(self) -> None:
-        """Release the HTTP clients (called by the triggerer on every exit)."""
-        await self._close_client()
 
     async def on_kill(self) -> None:
         """Cancel the run on the server when a user kills the task (Airflow 3.3+); errors are logged."""

@@ -18,12 +18,13 @@ from airflow_provider_dash.events import EventStatus, job_event
 from airflow_provider_dash.exceptions import DashAuthError, DashConfigError, DashError, DashJobNotFoundError
 from airflow_provider_dash.models import Job, JobStatus
 from airflow_provider_dash.polling import DEFAULT_POLL_INTERVAL, PollSchedule, check_poll_interval, is_past
+from airflow_provider_dash.triggers._client import TriggerClientMixin
 
 if TYPE_CHECKING:
     from airflow_provider_dash.hooks.redash_async import DashAsyncClient
 
 
-class JobTrigger(BaseTrigger):
+class JobTrigger(TriggerClientMixin["DashAsyncClient"], BaseTrigger):
     """Poll Redash jobs until they are all terminal (or some are, see ``return_on_first``) or a deadline.
 
     Every tick polls all the still-pending jobs concurrently with one HTTP client kept for the
@@ -86,7 +87,6 @@ class JobTrigger(BaseTrigger):
         self.return_on_first = bool(return_on_first)
         self.return_on_failure = bool(return_on_failure)
         self.resume_state = dict(resume_state) if resume_state is not None else None
-        self._client: DashAsyncClient | None = None
         self._jobs: dict[str, Job] = {job_id: Job(id=job_id, status=JobStatus.QUEUED) for job_id in self.job_ids}
 
     @classmethod
@@ -136,14 +136,12 @@ class JobTrigger(BaseTrigger):
             },
         )
 
-    async def _get_client(self) -> DashAsyncClient:
-        if self._client is None:
-            # httpx is imported with the client, only in the triggerer: the operator and sensor
-            # modules import this one on every DAG parse.
-            from airflow_provider_dash.hooks.redash_async import DashAsyncClient
+    async def _open_client(self) -> DashAsyncClient:
+        # httpx is imported with the client, only in the triggerer: the operator and sensor
+        # modules import this one on every DAG parse.
+        from airflow_provider_dash.hooks.redash_async import DashAsyncClient
 
-            self._client = await DashAsyncClient.from_conn_id(self.dash_conn_id)
-        return self._client
+        return await DashAsyncClient.from_conn_id(self.dash_conn_id)
 
     async def _poll(self, client: DashAsyncClient, job_id: str) -> Job:
         try:
@@ -217,15 +215,6 @@ class JobTrigger(BaseTrigger):
         ids = [job.id for job in jobs] if jobs is not None else self.job_ids
         shown = ", ".join(ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
         return f"job{'s' if len(ids) != 1 else ''} {shown}"
-
-    async def _close_client(self) -> None:
-        if self._client is not None:
-            client, self._client = self._client, None
-            await client.aclose()
-
-    async def cleanup(self) -> None:
-        """Close the HTTP client (called by the triggerer on every exit)."""
-        await self._close_client()
 
     async def on_kill(self) -> None:
         """Cancel the owned jobs not yet terminal, unless ``cancel_on_kill`` is false (Airflow 3.3+).

@@ -34,6 +34,7 @@ from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 
 from airflow_provider_dash.exceptions import DashConfigError, DashError
 from airflow_provider_dash.polling import check_poll_interval
+from airflow_provider_dash.triggers._client import TriggerClientMixin
 
 if TYPE_CHECKING:
     from airflow_provider_dash.hooks.redash_async import DashAsyncClient
@@ -46,7 +47,7 @@ DEFAULT_MAX_CONSECUTIVE_FAILURES = 5
 _UNSEEN = object()
 
 
-class QueryRefreshedTrigger(BaseEventTrigger):
+class QueryRefreshedTrigger(TriggerClientMixin["DashAsyncClient"], BaseEventTrigger):
     """Fire an asset event each time saved query ``query_id`` gets a new latest result.
 
     Use it in an ``AssetWatcher`` of the query's asset::
@@ -85,7 +86,6 @@ class QueryRefreshedTrigger(BaseEventTrigger):
         self.dash_conn_id = dash_conn_id
         self.poll_interval = check_poll_interval(poll_interval)
         self.max_consecutive_failures = max_consecutive_failures
-        self._client: DashAsyncClient | None = None
         self._store_broken = False
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
@@ -140,13 +140,11 @@ class QueryRefreshedTrigger(BaseEventTrigger):
 
     # ------------------------------------------------------------------ polling
 
-    async def _get_client(self) -> DashAsyncClient:
-        if self._client is None:
-            # httpx comes with the client: imported in the triggerer only, never on a DAG parse.
-            from airflow_provider_dash.hooks.redash_async import DashAsyncClient
+    async def _open_client(self) -> DashAsyncClient:
+        # httpx comes with the client: imported in the triggerer only, never on a DAG parse.
+        from airflow_provider_dash.hooks.redash_async import DashAsyncClient
 
-            self._client = await DashAsyncClient.from_conn_id(self.dash_conn_id)
-        return self._client
+        return await DashAsyncClient.from_conn_id(self.dash_conn_id)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Poll the query forever; yield one event per new latest result.
@@ -194,12 +192,3 @@ class QueryRefreshedTrigger(BaseEventTrigger):
                 await asyncio.sleep(self.poll_interval)
         finally:
             await self._close_client()
-
-    async def _close_client(self) -> None:
-        if self._client is not None:
-            client, self._client = self._client, None
-            await client.aclose()
-
-    async def cleanup(self) -> None:
-        """Let go of the shared HTTP client (called by the triggerer on every exit)."""
-        await self._close_client()
