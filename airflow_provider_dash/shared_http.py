@@ -16,7 +16,7 @@ import asyncio
 import functools
 import weakref
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_dash.exceptions import DashConfigError
 
@@ -89,13 +89,15 @@ def requests_in_flight() -> int:
 
     :raises DashConfigError: naming the option, when it is not a whole number from 1 to 64.
     """
+    conf: Any
     try:
         from airflow.sdk import conf
     except ImportError:  # no Airflow (a plain script), or an Airflow without airflow.sdk.conf
         try:
-            from airflow.configuration import conf
+            from airflow.configuration import conf as core_conf
         except ImportError:
             return MAX_CONCURRENT_REQUESTS
+        conf = core_conf
     raw = conf.get(CONFIG_SECTION, CONFIG_OPTION, fallback=None)
     if raw is None or str(raw).strip() == "":
         return MAX_CONCURRENT_REQUESTS
