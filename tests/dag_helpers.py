@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 
@@ -104,4 +105,32 @@ class DagResult:
 # The stand-ins ship with the emulator, so users (and the benchmarks) can run tasks the same way.
 from airflow_provider_dash.testing.inline import make_context, run_inline, run_trigger  # noqa: E402
 
-__all__ = ["DagResult", "make_context", "register_dag", "run_inline", "run_trigger"]
+
+def run_in_thread(operator: Any, context: Any) -> tuple[threading.Thread, list[Any]]:
+    """Run ``operator.execute(context)`` in a daemon thread; its return value or error lands in the list."""
+    outcome: list[Any] = []
+
+    def target() -> None:
+        try:
+            outcome.append(operator.execute(context))
+        except BaseException as error:  # the test inspects it
+            outcome.append(error)
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    return thread, outcome
+
+
+def job_id_pushed(context: Any) -> threading.Event:
+    """An event set when the task pushes its job id (it is then waiting on the job)."""
+    pushed = threading.Event()
+
+    def on_push(key: str, value: Any) -> None:
+        if key == "job_id":
+            pushed.set()
+
+    context["ti"].on_push = on_push
+    return pushed
+
+
+__all__ = ["DagResult", "job_id_pushed", "make_context", "register_dag", "run_in_thread", "run_inline", "run_trigger"]

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import threading
 from typing import Any
 
 import pytest
-from dag_helpers import make_context, run_inline
+from dag_helpers import job_id_pushed, make_context, run_in_thread, run_inline
 
 from airflow_provider_dash.exceptions import DashJobCancelledError, DashJobFailedError, DashTimeoutError
 from airflow_provider_dash.hooks._api import CancelState
@@ -39,34 +38,6 @@ def assert_cancelled_through_the_jobs_route(emu: Any, job_id: str) -> None:
     assert deletes(emu, QUERY_SCOPED) == 0  # the route a real Redash answers 500 to, leaving the job running
 
 
-def _run_in_thread(operator: Any, context: dict[str, Any]) -> tuple[threading.Thread, list[Any]]:
-    outcome: list[Any] = []
-
-    def target() -> None:
-        try:
-            outcome.append(operator.execute(context))
-        except BaseException as error:  # the test inspects it
-            outcome.append(error)
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    return thread, outcome
-
-
-def _job_pushed(context: dict[str, Any]) -> threading.Event:
-    pushed = threading.Event()
-    ti = context["ti"]
-    original = ti.xcom_push
-
-    def push(key: str, value: Any) -> None:
-        original(key=key, value=value)
-        if key == "job_id":
-            pushed.set()
-
-    ti.xcom_push = push
-    return pushed
-
-
 # ---------------------------------------------------------------- user key: every path cancels
 
 
@@ -88,9 +59,9 @@ def test_on_kill_cancels_through_delete_api_jobs(dash_emulator: Any, dash_conn_i
     dash_emulator.set_query_delay(SLOW, 60)
     operator = RunQueryOperator(task_id="run", query_id=SLOW, poll_interval=0.1, dash_conn_id=dash_conn_id)
     context = make_context()
-    pushed = _job_pushed(context)
+    pushed = job_id_pushed(context)
 
-    thread, outcome = _run_in_thread(operator, context)
+    thread, outcome = run_in_thread(operator, context)
     assert pushed.wait(10)
     operator.on_kill()
     thread.join(10)

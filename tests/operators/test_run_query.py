@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from typing import Any
 
 import pytest
 from airflow.sdk import DAG
 from airflow.sdk.exceptions import TaskDeferred
-from dag_helpers import make_context, run_inline, run_trigger
+from dag_helpers import job_id_pushed, make_context, run_in_thread, run_inline, run_trigger
 
 from airflow_provider_dash.exceptions import (
     DashConfigError,
@@ -174,38 +173,12 @@ def test_timeout_cancels_the_job_and_says_so(dash_emulator: Any, dash_conn_id: s
     assert "the job was cancelled" in str(raised.value)
 
 
-def _signal_job_id(context: Any) -> threading.Event:
-    """An event set when the task pushes its job id (it is then waiting on the job)."""
-    pushed = threading.Event()
-
-    def on_push(key: str, value: Any) -> None:
-        if key == "job_id":
-            pushed.set()
-
-    context["ti"].on_push = on_push
-    return pushed
-
-
-def _run_in_thread(operator: RunQueryOperator, context: Any) -> tuple[threading.Thread, list[Any]]:
-    outcome: list[Any] = []
-
-    def target() -> None:
-        try:
-            outcome.append(operator.execute(context))
-        except BaseException as error:  # the test inspects it
-            outcome.append(error)
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    return thread, outcome
-
-
 def test_on_kill_cancels_the_job_this_task_started(dash_emulator: Any, dash_conn_id: str) -> None:
     operator = RunQueryOperator(task_id="run", query_id=SLOW, poll_interval=0.2, dash_conn_id=dash_conn_id)
     context = make_context()
-    submitted = _signal_job_id(context)
+    submitted = job_id_pushed(context)
 
-    thread, outcome = _run_in_thread(operator, context)
+    thread, outcome = run_in_thread(operator, context)
     assert submitted.wait(10)
     operator.on_kill()
     thread.join(10)
@@ -225,9 +198,9 @@ def test_on_kill_leaves_a_job_shared_with_another_run_alone(
     dash_emulator.jobs.get(other.id).started_at -= dt.timedelta(seconds=30)
     operator = RunQueryOperator(task_id="run", query_id=SLOW, poll_interval=0.2, dash_conn_id=dash_conn_id)
     context = make_context()
-    submitted = _signal_job_id(context)
+    submitted = job_id_pushed(context)
 
-    thread, outcome = _run_in_thread(operator, context)
+    thread, outcome = run_in_thread(operator, context)
     assert submitted.wait(10)
     operator.on_kill()
     thread.join(10)
@@ -246,9 +219,9 @@ def test_on_kill_with_cancel_on_kill_false_leaves_the_job(dash_emulator: Any, da
         task_id="run", query_id=SLOW, poll_interval=0.2, cancel_on_kill=False, dash_conn_id=dash_conn_id
     )
     context = make_context()
-    submitted = _signal_job_id(context)
+    submitted = job_id_pushed(context)
 
-    thread, outcome = _run_in_thread(operator, context)
+    thread, outcome = run_in_thread(operator, context)
     assert submitted.wait(10)
     operator.on_kill()
     thread.join(10)
