@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import threading
 from typing import Any
 
 import pytest
 from airflow.sdk import DAG
-from dag_helpers import make_context, run_inline
+from dag_helpers import make_context, run_in_thread, run_inline
 
 from airflow_provider_dash.exceptions import DashApiError, DashConfigError, DashError, DashTimeoutError
 from airflow_provider_dash.operators.posthog import RunEndpointOperator
@@ -178,16 +177,7 @@ def test_timeout_cancels_the_run_through_delete_query(ph: Any, ph_conn_id: str, 
 def test_kill_in_the_worker_cancels_the_held_run(ph: Any, ph_conn_id: str) -> None:
     operator = RunEndpointOperator(task_id="run", endpoint="slow_signups")
     context = make_context()
-    outcome: list[Any] = []
-
-    def execute() -> None:
-        try:
-            outcome.append(operator.execute(context))
-        except BaseException as error:  # the test inspects it
-            outcome.append(error)
-
-    thread = threading.Thread(target=execute, daemon=True)
-    thread.start()
+    thread, outcome = run_in_thread(operator, context)
     query_id = wait_for(lambda: (ph.in_flight() or [None])[0])
     operator.on_kill()
     thread.join(10)

@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 import pytest
-from dag_helpers import make_context, run_inline, run_trigger
+from dag_helpers import make_context, run_in_thread, run_inline, run_trigger
 
 from airflow_provider_dash.exceptions import DashConnectionError, DashJobNotFoundError, DashTimeoutError
 from airflow_provider_dash.operators.dash import RefreshDashboardOperator, RunQueryOperator
@@ -92,16 +92,7 @@ def test_dashboard_worker_killed_mid_wait_cancels_its_jobs(emu: Any, conn_id: st
     operator = RefreshDashboardOperator(
         task_id="refresh", dashboard=emu.dashboard_id, poll_interval=0.2, timeout=30, dash_conn_id=conn_id
     )
-    outcome: list[Any] = []
-
-    def run() -> None:
-        try:
-            outcome.append(operator.execute(make_context()))
-        except Exception as error:  # the killed task's own end
-            outcome.append(error)
-
-    thread = threading.Thread(target=run)
-    thread.start()
+    thread, _ = run_in_thread(operator, make_context())
     deadline = time.monotonic() + 10
     while emu.counters.in_flight < 3 and time.monotonic() < deadline:
         time.sleep(0.02)  # the emulator has no event for "a job was queued"
