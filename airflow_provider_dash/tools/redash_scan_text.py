@@ -61,9 +61,12 @@ def search_csv_stream(chunks: Iterable[bytes], terms: Terms) -> list[ColumnHit]:
 
     :param chunks: the download's bytes, in chunks (UTF-8; a byte-order mark is skipped).
     :return: one :class:`ColumnHit` per (column, term) found, in column order then term order. A
-        term in the header counts as a hit in that column at row 0.
+        term in the header is a hit of its own in that column at row 0 (rows 1), apart from the
+        column's data rows.
     """
-    hits: dict[tuple[int, str], ColumnHit] = {}
+    # Keyed by (column index, term, in the header): a column whose name and values both hold a
+    # term gets two hits, so its data rows are never reported (or counted) as its name.
+    hits: dict[tuple[int, str, bool], ColumnHit] = {}
     header: list[str] = []
     # Process-wide and only ever raised (pool threads search at once, so it is never lowered back).
     if csv.field_size_limit() < _FIELD_LIMIT:
@@ -76,13 +79,14 @@ def search_csv_stream(chunks: Iterable[bytes], terms: Terms) -> list[ColumnHit]:
             continue
         for index, cell in enumerate(record):
             for term in terms.found_in(cell):
-                hit = hits.get((index, term))
+                key = (index, term, number == 0)
+                hit = hits.get(key)
                 if hit is None:
                     name = header[index] if index < len(header) else f"#{index + 1}"
-                    hits[(index, term)] = ColumnHit(name, term, number)
+                    hits[key] = ColumnHit(name, term, number)
                 else:
                     hit.rows += 1
-    return [hits[key] for key in sorted(hits, key=lambda k: (k[0], terms.terms.index(k[1])))]
+    return [hits[key] for key in sorted(hits, key=lambda k: (k[0], terms.terms.index(k[1]), not k[2]))]
 
 
 def _lines(chunks: Iterable[bytes]) -> Iterator[str]:

@@ -154,3 +154,9 @@ def test_a_term_in_a_column_name_is_a_hit_at_row_zero() -> None:
     hits = search_csv_stream([b"id,jane_doe_notes\r\n1,x\r\n"], Terms(["JANE_DOE"]))
 
     assert [(h.column, h.first_row) for h in hits] == [("jane_doe_notes", 0)]
+
+
+def test_a_term_in_a_column_name_and_its_values_is_two_hits_and_the_header_is_not_counted_as_a_row() -> None:
+    hits = search_csv_stream([b"id,jane_notes\r\n1,jane\r\n2,x\r\n3,Jane again\r\n"], Terms(["jane"]))
+
+    assert [(h.column, h.first_row, h.rows) for h in hits] == [("jane_notes", 0, 1), ("jane_notes", 1, 2)]
