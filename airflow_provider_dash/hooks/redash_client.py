@@ -15,6 +15,7 @@ its configuration from an Airflow connection.
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Mapping
 from typing import Any, Self
 
@@ -204,11 +205,17 @@ class RedashClient(RedashObjects, RedashResults, RedashJobs):
         return self._execute(_routes.execute_query_request(query_id, values, max_age), f"query {query_id}")
 
     def _execute(self, request: Request, what: str) -> QueryRun:
-        """Send an execution; judge a job in the answer as shared or not (:func:`~.job_is_shared`)."""
+        """Send an execution; judge a job in the answer as shared or not (:func:`~.job_is_shared`).
+
+        The round trip is timed from the first attempt: when its answer was lost, the retry gets
+        back the job that attempt made, which started before the retry reached the server.
+        """
+        sent_at = time.monotonic()
         response, body = self._exchange(request, want_json=True)
+        round_trip = time.monotonic() - sent_at
         run = QueryRun.from_json(body)
         if run.job is not None and run.query_result_id is None:
-            shared = job_is_shared(run.job, response.headers.get("Date"), response.elapsed.total_seconds())
+            shared = job_is_shared(run.job, response.headers.get("Date"), round_trip)
             run = run.model_copy(update={"shared": shared})
         self._log_run(what, run)
         return run

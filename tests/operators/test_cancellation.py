@@ -271,6 +271,25 @@ def test_own_job_already_started_when_the_post_answers_is_still_cancelled(
     assert_cancelled_through_the_jobs_route(dash_emulator, context["ti"].xcoms["job_id"])
 
 
+def test_own_job_whose_first_answer_was_lost_is_still_ours_after_the_retry(
+    dash_emulator: Any, dash_hook: DashHook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow_provider_dash import retry
+
+    dash_emulator.jobs_start_at_once = True
+    # The first answer is cut short after the server made (and started) the job; the retry waits
+    # over a second, so the job started whole seconds before the retry reached the server.
+    dash_emulator.set_faults(malformed_next=1)
+    monkeypatch.setattr(retry, "BACKOFF_BASE", 3.0)
+
+    run = dash_hook.execute_sql("select 1 as one, pg_sleep(60)", 1, max_age=0)
+
+    assert dash_emulator.counters.requests(route="/api/query_results", method="POST") == 2
+    assert run.job is not None
+    assert dash_emulator.job(run.job.id)["status"] == 2
+    assert run.shared is False
+
+
 def test_job_of_another_run_started_earlier_is_shared_and_left_alone(
     dash_emulator: Any, dash_conn_id: str, dash_hook: DashHook, capfd: pytest.CaptureFixture[str]
 ) -> None:
