@@ -81,7 +81,7 @@ def as_number(conn_id: str, name: str, value: Any, default: Any, *, integer: boo
             number = float(value.strip())
         except ValueError:
             number = None
-    if number is None or math.isnan(number) or number < minimum or (integer and number != int(number)):
+    if number is None or not math.isfinite(number) or number < minimum or (integer and number != int(number)):
         kind = "a whole number" if integer else "a number"
         raise DashConfigError(f"Connection {conn_id!r}: extra {name!r} must be {kind} >= {minimum:g}, got {value!r}")
     return int(number) if integer else float(number)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -119,6 +120,9 @@ def _tls_context(verify: bool | str) -> ssl.SSLContext:
     import httpx
 
     if isinstance(verify, str):
+        # A CA directory (c_rehash'ed, as requests accepts) or a bundle file.
+        if os.path.isdir(verify):
+            return ssl.create_default_context(capath=verify)
         return ssl.create_default_context(cafile=verify)
     return httpx.create_ssl_context(verify=verify)
 

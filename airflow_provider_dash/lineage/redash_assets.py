@@ -114,7 +114,7 @@ def parse_uri(uri: str | SplitResult) -> RedashObjectRef:
     kind, raw_id = segments[-2], segments[-1]
     if not raw_id.isdigit() or int(raw_id) < 1:
         raise ValueError(
-            f"{shown!r}: the {kind[:-1] if kind == 'queries' else 'dashboard'} id must be a positive number, "
+            f"{shown!r}: the {'query' if kind == 'queries' else 'dashboard'} id must be a positive number, "
             f"got {raw_id!r}" + (" (a slug changes on rename: use the dashboard's id)" if kind == "dashboards" else "")
         )
     netloc = host if port is None else f"{host}:{port}"

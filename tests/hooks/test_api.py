@@ -84,6 +84,8 @@ def test_verify_accepts_a_ca_bundle_path(tmp_path: Any) -> None:
         ({"extra": {"timeout": 0}}, "extra 'timeout' must be a number"),
         ({"extra": {"retries": -1}}, "extra 'retries' must be a whole number"),
         ({"extra": {"retries": 1.5}}, "extra 'retries' must be a whole number"),
+        ({"extra": {"retries": "inf"}}, "extra 'retries' must be a whole number"),
+        ({"extra": {"timeout": "inf"}}, "extra 'timeout' must be a number"),
         ({"extra": {"query_id": "abc"}}, "extra 'query_id' must be a whole number"),
         ({"extra": {"verify": "/no/such/bundle.pem"}}, "extra 'verify' must be true, false or the path"),
         ({"host": "ftp://x.example.com"}, "is not a base URL"),

@@ -89,3 +89,14 @@ def test_the_cap_is_read_from_the_airflow_option_and_a_bad_value_is_named(monkey
             DashConfigError, match=rf"\[dash\] max_requests_in_flight must be a whole number from 1 to 64.*{bad!r}"
         ):
             shared_http.requests_in_flight()
+
+
+def test_a_ca_directory_in_verify_is_read_as_a_directory(tmp_path: Any) -> None:
+    from pathlib import Path
+
+    import certifi
+
+    (tmp_path / "ca.pem").write_text(Path(certifi.where()).read_text())
+    context = shared_http._tls_context(str(tmp_path))  # a file would be read at once; a directory on demand
+    assert context.verify_mode.name == "CERT_REQUIRED"
+    assert shared_http._tls_context(certifi.where()).cert_store_stats()["x509_ca"] > 0

@@ -47,7 +47,7 @@ def test_the_normaliser_accepts_every_form_and_spells_it_one_way(given: str, exp
     [
         ("redash://redash.example.com/dashboards/sales-overview", "slug changes on rename"),
         ("redash://redash.example.com/queries/", "not a Redash query or dashboard"),
-        ("redash://redash.example.com/queries/0", "positive number"),
+        ("redash://redash.example.com/queries/0", "the query id must be a positive number"),
         ("redash://redash.example.com/visualizations/4", "not a Redash query or dashboard"),
         ("redash://redash.example.com/a/b/queries/4", "not a Redash query or dashboard"),
         ("redash:///queries/4", "names no server"),
