@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_dash.exceptions import DashError
+
 if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
@@ -60,13 +62,16 @@ class RedashLineageMixin:
         self._lineage()["runs"].append((int(query_id), job_id, int(result_id)))
 
         def extra() -> dict[str, Any]:
-            result = self._lineage_result(query_id, result_id)
-            return {
-                "query_id": int(query_id),
-                "query_result_id": int(result_id),
-                "row_count": result.row_count,
-                "retrieved_at": result.retrieved_at,
-            }
+            described: dict[str, Any] = {"query_id": int(query_id), "query_result_id": int(result_id)}
+            try:
+                result = self._lineage_result(query_id, result_id)
+            except DashError as error:
+                # The run succeeded; a failed read of its result must not fail the task (nor rerun it).
+                self.log.warning(
+                    "Outlet of query %s: could not read result %s for its row count: %s", query_id, result_id, error
+                )
+                return described
+            return {**described, "row_count": result.row_count, "retrieved_at": result.retrieved_at}
 
         self._lineage_outlet_extra(context, "queries", int(query_id), extra)
 

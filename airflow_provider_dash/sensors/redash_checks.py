@@ -120,6 +120,8 @@ class QueryResultSensor(RedashJobTaskMixin, BaseSensorOperator):
         else:
             failures = [] if self.condition(result) else ["the condition returned False"]
         if failures:
+            # Only a passing result is kept for the lineage: a long poke-mode sensor keeps none of the others.
+            self._lineage()["results"].pop(result_id, None)
             self.log.info(
                 "Query %s result %s (%d rows) does not pass yet: %s",
                 query_id,
@@ -242,14 +244,14 @@ class QueryResultSensor(RedashJobTaskMixin, BaseSensorOperator):
         state = outcomes.state
         job_id, query_id = str(state["job_id"]), int(state["query_id"])
         if outcomes.status == "timeout":
-            if state.get("owned"):
-                try:
-                    self._get_hook().cancel_job(job_id, query_id)
-                except DashError as error:
-                    self.log.warning("Could not cancel job %s: %s", job_id, error)
+            fate = (
+                f"the job was {self._get_hook().cancel_summary(job_id, query_id)}"
+                if state.get("owned")
+                else "it was left running: it is shared with another run of the same query"
+            )
             self._timeout(
                 f"Query {query_id} did not pass within the sensor timeout of {self.timeout:g} s "
-                f"(its last run, job {job_id}, was still running)"
+                f"(its last run, job {job_id}, was still running; {fate})"
             )
         try:
             outcomes.raise_for_failures()

@@ -133,6 +133,15 @@ def test_deferred_sensor_submits_in_the_worker_and_times_out(
     assert dash_emulator.counters.executions(query_id) >= 1
 
 
+def test_deferred_sensor_timing_out_on_a_running_job_cancels_it_and_says_so(
+    dash_emulator: Any, dash_conn_id: str, sql_query: Any
+) -> None:
+    query_id = sql_query("SELECT 0 AS n, pg_sleep(60)")
+    with pytest.raises(AirflowSensorTimeout, match=r"was still running; the job was cancelled\)"):
+        run_inline(_sensor(dash_conn_id, query_id, deferrable=True, timeout=1), make_context())
+    assert [job.status for job in dash_emulator.jobs.jobs() if job.query_id == query_id] == [4]
+
+
 @pytest.mark.parametrize("deferrable", MODES)
 def test_failing_query_fails_the_sensor_or_skips_with_soft_fail(
     dash_emulator: Any, dash_conn_id: str, deferrable: bool
