@@ -99,9 +99,15 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
 
 
 def require_user(ctx: Ctx) -> None:
-    """:raises HTTPError: 403 when the caller holds a query key, not a user key."""
+    """:raises HTTPError: 404 "Couldn't find resource..." when the caller holds a query key, not a user key.
+
+    Recorded (README item 1, ``auth_query_api_key.json``): a query key used outside its own query's
+    read and execute routes is answered like no key at all. What a query key gets on its own
+    query's edit, archive, fork or legacy refresh was never recorded; this is the recorded answer,
+    not a guess at another one.
+    """
     if ctx.auth.is_api_user:
-        raise HTTPError(403, "Please use a user API key.")
+        raise HTTPError(404, NOT_LOGGED_IN)
 
 
 def lookup(table: Mapping[int, T], text: str, status: int = 404) -> T:

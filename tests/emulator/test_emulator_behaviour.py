@@ -362,3 +362,22 @@ def test_cli_starts_and_answers_ping() -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/api/queries/1"),
+        ("DELETE", "/api/queries/1"),
+        ("POST", "/api/queries/1/fork"),
+        ("GET", "/api/session"),
+    ],
+)
+def test_a_query_key_off_its_read_and_execute_routes_gets_the_recorded_404(
+    dash_emulator: RedashEmulator, method: str, path: str
+) -> None:
+    # README item 1: a query key used outside its own query is answered like no key (nothing recorded says 403).
+    r = requests.request(
+        method, f"{dash_emulator.url}{path}", headers=dash_emulator.headers(dash_emulator.query_key(1)), json={}
+    )
+    assert (r.status_code, r.json()) == (404, {"message": "Couldn't find resource. Please login and try again."})
