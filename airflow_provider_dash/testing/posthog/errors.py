@@ -2,6 +2,11 @@
 
 REFERENCE.md §1.1 (envelope ``{type, code, detail, attr}``), §1.2 (bare bodies), §6 (429 bodies).
 Handlers raise :class:`ApiError`; the app turns it into the answer.
+
+REFERENCE.md fixes each error's status, ``type``, ``code`` and ``attr``, and a few ``detail`` texts
+(the invalid personal key, a missing scope, the concurrency 429). The other ``detail`` texts below
+(and the run-argument texts in ``runs.py``) are taken from PostHog's source but are not in
+REFERENCE.md: the client shows them and never matches on them, and tests must not either.
 """
 
 from __future__ import annotations
