@@ -64,6 +64,22 @@ def _base_url(conn_id: str, host: str, schema: str | None, port: int | None, pro
     return base_url(conn_id, host, schema, port, protocol)
 
 
+def base_url_of_connection(conn: Any) -> str:
+    """The normalised base URL of an Airflow connection (as :func:`config_from_connection` makes it),
+    without needing its key: naming the server is all an asset needs.
+
+    :raises DashConfigError: naming the connection id when it has no host or a bad one.
+    """
+    conn_id = str(getattr(conn, "conn_id", None) or "<unnamed>")
+    host = getattr(conn, "host", None)
+    if not host or not str(host).strip():
+        raise DashConfigError(
+            f"Connection {conn_id!r} has no host: set it to the server's base URL, e.g. https://redash.example.com"
+        )
+    protocol = _extras(conn).get("protocol")
+    return _base_url(conn_id, str(host), getattr(conn, "schema", None), getattr(conn, "port", None), protocol)
+
+
 def config_from_connection(conn: Any) -> ConnectionConfig:
     """Normalise an Airflow connection into a :class:`ConnectionConfig`.
 
@@ -78,11 +94,7 @@ def config_from_connection(conn: Any) -> ConnectionConfig:
     :raises DashConfigError: naming the connection id and what is missing or wrong.
     """
     conn_id = str(getattr(conn, "conn_id", None) or "<unnamed>")
-    host = getattr(conn, "host", None)
-    if not host or not str(host).strip():
-        raise DashConfigError(
-            f"Connection {conn_id!r} has no host: set it to the server's base URL, e.g. https://redash.example.com"
-        )
+    server = base_url_of_connection(conn)
     api_key = getattr(conn, "password", None)
     if not api_key or not str(api_key).strip():
         raise DashConfigError(
@@ -94,9 +106,7 @@ def config_from_connection(conn: Any) -> ConnectionConfig:
     query_id = None if query_id in (None, "") else _as_number(conn_id, "query_id", query_id, 0, integer=True, minimum=1)
     return ConnectionConfig(
         conn_id=conn_id,
-        base_url=_base_url(
-            conn_id, str(host), getattr(conn, "schema", None), getattr(conn, "port", None), extras.get("protocol")
-        ),
+        base_url=server,
         api_key=str(api_key).strip(),
         verify=_as_bool_or_path(conn_id, extras.get("verify")),
         timeout=_as_number(conn_id, "timeout", extras.get("timeout"), DEFAULT_TIMEOUT, integer=False, minimum=0.001),

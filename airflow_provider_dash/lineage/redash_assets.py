@@ -169,13 +169,16 @@ def convert_asset_to_openlineage(asset: Asset, lineage_context: Any) -> Any:
     return Dataset(namespace=ref.namespace, name=ref.name)
 
 
-def _connection_base_url(dash_conn_id: str) -> str:
+def _server(dash_conn_id: str, base_url: str | None) -> str:
+    """``base_url`` as given, else the connection's (its host only: no key is needed to name a server)."""
+    if base_url is not None:
+        return base_url
     # Imported here: the hook configuration pulls in Airflow's connection machinery.
     from airflow.sdk import BaseHook
 
-    from airflow_provider_dash.hooks._redash_config import config_from_connection
+    from airflow_provider_dash.hooks._redash_config import base_url_of_connection
 
-    return config_from_connection(BaseHook.get_connection(dash_conn_id)).base_url
+    return base_url_of_connection(BaseHook.get_connection(dash_conn_id))
 
 
 def redash_query_asset(
@@ -185,18 +188,22 @@ def redash_query_asset(
     name: str | None = None,
     watchers: list[AssetWatcher] | None = None,
     extra: dict[str, Any] | None = None,
+    base_url: str | None = None,
 ) -> Asset:
     """The ``Asset`` of saved query ``query_id`` on the server of connection ``dash_conn_id``.
 
     List it in a task's ``outlets`` to have the task emit an asset event when it refreshes the
     query (with the result id and row count in the event's ``extra``), schedule a DAG on it, or
     give it a watcher (:class:`~airflow_provider_dash.triggers.redash_assets.QueryRefreshedTrigger`).
-    The connection is read when this is called (at DAG parse): it names the server.
+    The connection's host names the server, read when this is called (at DAG parse, as any
+    top-level code runs); pass ``base_url`` to name it without a connection lookup.
 
     :param name: the asset's name (default: its URI).
-    :raises DashConfigError: when the connection is unusable.
+    :param base_url: the server's base URL as the connection has it (then the connection is not read).
+    :raises DashConfigError: when the connection has no usable host.
     """
-    return _asset(object_ref(_connection_base_url(dash_conn_id), "queries", int(query_id)), name, watchers, extra)
+    server = _server(dash_conn_id, base_url)
+    return _asset(object_ref(server, "queries", int(query_id)), name, watchers, extra)
 
 
 def redash_dashboard_asset(
@@ -206,11 +213,11 @@ def redash_dashboard_asset(
     name: str | None = None,
     watchers: list[AssetWatcher] | None = None,
     extra: dict[str, Any] | None = None,
+    base_url: str | None = None,
 ) -> Asset:
     """The ``Asset`` of dashboard ``dashboard_id`` (numeric: slugs change on rename); see :func:`redash_query_asset`."""
-    return _asset(
-        object_ref(_connection_base_url(dash_conn_id), "dashboards", int(dashboard_id)), name, watchers, extra
-    )
+    server = _server(dash_conn_id, base_url)
+    return _asset(object_ref(server, "dashboards", int(dashboard_id)), name, watchers, extra)
 
 
 def _asset(

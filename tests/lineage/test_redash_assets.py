@@ -98,6 +98,14 @@ def test_helpers_build_the_asset_from_a_connection_with_its_org_and_no_key(dash_
     assert parse_uri(query.uri).id == 7
 
 
+def test_naming_the_server_needs_no_key_and_base_url_needs_no_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_DASH_HOST_ONLY", '{"conn_type": "dash", "host": "https://bi.example.com/acme"}')
+
+    assert redash_query_asset(7, "dash_host_only").uri == "redash://bi.example.com/acme/queries/7"
+    named = redash_dashboard_asset(3, "no_such_connection", base_url="https://bi.example.com/acme")
+    assert named.uri == "redash://bi.example.com/acme/dashboards/3"
+
+
 def _asset_event_extras(uri: str) -> list[dict[str, Any]]:
     from airflow.models.asset import AssetEvent, AssetModel
     from airflow.utils.session import create_session
