@@ -57,8 +57,9 @@ def import_queries(
     :param include_deleted: also import the files kept for queries deleted on the source server.
     :param pool: create queries through it (concurrently; the summary is in id order).
     :return: old id -> new id.
-    :raises DashConfigError: before creating anything, when the export is unreadable or a data
-        source is missing (or ambiguous) on the target, naming each.
+    :raises DashConfigError: before creating anything, when the export is unreadable, a data
+        source is missing (or ambiguous) on the target, or (on another server) a dropdown reads a
+        query the export lacks, naming each.
     :raises DashError: when the server refuses something; what was created is archived first.
     """
     progress = progress or NoProgress()
@@ -75,6 +76,7 @@ def import_queries(
             raise DashConfigError(f"{folder}/{record.file} is missing (the manifest lists it for query {record.id})")
         exported.append(parse_query_file(data, f"{folder}/{record.file}"))
     data_sources = _match_data_sources(client, exported)
+    _check_dropdown_sources(exported, manifest.server, client.config.base_url)
     created = CreatedObjects(client)
 
     def create(query: ExportedQuery) -> tuple[int, int]:
@@ -116,6 +118,33 @@ def import_queries(
         target_server=client.config.base_url,
         created=dict(sorted(new_ids.items())),
     )
+
+
+def _check_dropdown_sources(exported: list[ExportedQuery], source_server: str, target_server: str) -> None:
+    """On another server, every query a dropdown parameter reads must be in the export.
+
+    Its copy is what the dropdown is pointed at; left at the source's id it would read whatever
+    query has that id on the target. (On the source server itself that id still names the query.)
+
+    :raises DashConfigError: before anything is created, naming each query and what it reads.
+    """
+    if source_server.rstrip("/") == target_server.rstrip("/"):
+        return
+    ids = {query.id for query in exported}
+    missing: dict[int, list[int]] = {}
+    for query in exported:
+        parameters = query.all_options().get("parameters") or []
+        reads = {p.get("queryId") for p in parameters if isinstance(p, dict)}
+        absent = sorted(i for i in reads if isinstance(i, int) and not isinstance(i, bool) and i not in ids)
+        if absent:
+            missing[query.id] = absent
+    if missing:
+        named = "; ".join(f"query {qid} reads query {', '.join(map(str, absent))}" for qid, absent in missing.items())
+        raise DashConfigError(
+            f"Dropdown parameters read queries that are not in this export ({named}): on {target_server} their ids "
+            "would name other queries. Export them too (export-queries --archived if they are archived). "
+            "Nothing was created."
+        )
 
 
 def _match_data_sources(client: RedashClient, exported: list[ExportedQuery]) -> dict[str, int]:

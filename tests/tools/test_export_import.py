@@ -164,6 +164,19 @@ def test_an_import_with_a_missing_data_source_creates_nothing(
     assert other.objects.queries == {}
 
 
+def test_an_import_elsewhere_whose_dropdown_reads_a_query_not_exported_creates_nothing(
+    client: RedashClient, client_of: Any, second_emulator: Any, rich_source: dict[str, int], tmp_path: Path
+) -> None:
+    client.archive_query(rich_source["regions"])  # an export without archived queries leaves it out
+    export_queries(client, str(tmp_path))
+    before = dict(second_emulator.objects.queries)
+
+    expected = rf"query {rich_source['dropdown']} reads query {rich_source['regions']}\).*Nothing was created"
+    with pytest.raises(DashConfigError, match=expected):
+        import_queries(client_of(second_emulator), str(tmp_path))
+    assert second_emulator.objects.queries == before
+
+
 def test_an_import_that_fails_half_way_archives_what_it_created(
     client: RedashClient, client_of: Any, second_emulator: Any, pool: BoundedPool, tmp_path: Path
 ) -> None:
