@@ -154,3 +154,32 @@ def final_error(request: Request, failure: BaseException, config: PostHogConfig)
             error.args = (f"{error.args[0]} (after {config.retries + 1} attempts)",)
         return error
     return no_answer_error(request.method, request.url(config.base_url), request.what, config, failure)
+
+
+class QueryCompletedWithError:
+    """``GET /query/{id}``'s 400 or 500: the query completed with an error (REFERENCE.md §2.11).
+
+    Passed as ``accept`` to a send, it takes those answers (keeping the body) instead of mapping
+    them to a request error; :meth:`error` then says what the query's own status said.
+    """
+
+    def __init__(self) -> None:
+        self.content = b""
+
+    def __call__(self, status: int, content: bytes) -> bool:
+        if status in (400, 500):
+            self.content = content
+            return True
+        return False
+
+    def error(self, what: str, status: int) -> DashError:
+        """The failure, with the query status's ``error_message`` when PostHog sent one (400)."""
+        message = None
+        try:
+            data = json.loads(self.content)
+        except ValueError:
+            data = None
+        query_status = data.get("query_status") if isinstance(data, dict) else None
+        if isinstance(query_status, dict) and query_status.get("error_message"):
+            message = str(query_status["error_message"])
+        return DashError(f"{what} failed on the server (HTTP {status})" + (f": {message}" if message else ""))

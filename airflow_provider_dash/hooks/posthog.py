@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from airflow_provider_dash.exceptions import DashError, DashNotFoundError, DashTimeoutError
+from airflow_provider_dash.hooks import _posthog_errors as _errors
 from airflow_provider_dash.hooks import _posthog_routes as _routes
 from airflow_provider_dash.hooks._posthog_config import G1, G3
 from airflow_provider_dash.hooks._posthog_routes import endpoint_what
@@ -210,9 +211,10 @@ class PostHogHook(PostHogTransport):
         return self._query_status(request)
 
     def _query_status(self, request: _routes.Request) -> QueryStatus:
-        status, data = self._exchange(request, accept=lambda code, _: code in (400, 500))
-        if data is None and status in (400, 500):  # complete with an error: read it again as the error
-            raise DashError(f"{request.what} failed on the server (HTTP {status})")
+        completed_with_error = _errors.QueryCompletedWithError()
+        status, data = self._exchange(request, accept=completed_with_error)
+        if data is None and status in (400, 500):
+            raise completed_with_error.error(request.what, status)
         return parse(QueryStatus, (data or {}).get("query_status"), request.what)
 
     def cancel_query(self, query_id: str) -> str:

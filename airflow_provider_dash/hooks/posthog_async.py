@@ -217,9 +217,10 @@ class PostHogAsyncClient:
         """
         what = f"query {query_id}"
         request = _routes.QUERY_STATUS.request(what, self.config.project_id, query_id=query_id)
-        status, data = await self._send(request, accept=lambda code, _: code in (400, 500))
+        completed_with_error = _errors.QueryCompletedWithError()
+        status, data = await self._send(request, accept=completed_with_error)
         if data is None and status in (400, 500):
-            raise DashError(f"{what} failed on the server (HTTP {status})")
+            raise completed_with_error.error(what, status)
         return parse(QueryStatus, (data or {}).get("query_status"), what)
 
     async def cancel_query(self, query_id: str) -> str:

@@ -10,7 +10,7 @@ from airflow_provider_dash.exceptions import DashNotFoundError
 from airflow_provider_dash.hooks._posthog_runs import RunSpec, new_client_query_id
 from airflow_provider_dash.models.posthog import Endpoint, EndpointRun, EndpointVersion
 
-from .helpers import ENDPOINT, ENDPOINTS, QUERY, RUN, requests
+from .helpers import ENDPOINT, ENDPOINTS, QUERY, RUN, requests, wait_for
 
 SQL = "SELECT day, sum(n) AS signups FROM signups WHERE country = {variables.country} GROUP BY day ORDER BY day"
 
@@ -166,3 +166,22 @@ def test_g1_run_pages_is_one_run(ph_g1: Any, ph_connection: Any, make_hook: Any)
 
     assert len(pages) == 1
     assert pages[0].has_more
+
+
+def test_g1_query_status_of_a_failed_recalculation_says_what_failed(
+    ph_g1: Any, ph_connection: Any, make_hook: Any
+) -> None:
+    import httpx
+
+    from airflow_provider_dash.exceptions import DashError
+
+    hook = make_hook(ph_connection(emulator=ph_g1))
+    run_url, headers = ph_g1.run_url("daily_signups"), ph_g1.headers()
+    assert httpx.post(run_url, headers=headers, json={}).status_code == 200  # cached, then stale:
+    ph_g1.advance(3601)
+    ph_g1.execute_sql("DROP TABLE signups")  # the recalculation behind the 202 fails
+    stale = {"refresh": "async_except_on_cache_miss", "client_query_id": "q-broken"}
+    assert httpx.post(run_url, headers=headers, json=stale).status_code == 202
+
+    with pytest.raises(DashError, match=r"query q-broken failed on the server \(HTTP 400\): Unknown table `signups`"):
+        wait_for(lambda: hook.get_query_status("q-broken").complete and None)
