@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from collections.abc import Iterator
 from typing import IO, TYPE_CHECKING
 
@@ -101,17 +100,10 @@ class RedashResults(RedashTransport):
         :raises DashConnectionError: when the connection breaks during the download.
         """
         if isinstance(target, (str, os.PathLike)):
-            path = os.fspath(target)
-            directory = os.path.dirname(os.path.abspath(path))
-            fd, tmp_path = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".part")
-            try:
-                with os.fdopen(fd, "wb") as tmp:
-                    written = self._stream_to(result_id, file_format, query_id, tmp)
-                os.replace(tmp_path, path)
-            except BaseException:
-                os.unlink(tmp_path)
-                raise
-            return written
+            from airflow_provider_dash.export import write_atomically
+
+            with self.open_query_result_stream(result_id, file_format=file_format, query_id=query_id) as chunks:
+                return write_atomically(os.path.abspath(os.fspath(target)), chunks)
         return self._stream_to(result_id, file_format, query_id, target)
 
     def _stream_to(self, result_id: int, file_format: str, query_id: int | None, out: IO[bytes]) -> int:
