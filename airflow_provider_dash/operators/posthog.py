@@ -197,7 +197,12 @@ class RunEndpointOperator(BaseOperator):
         generation = hook.detect_generation() if endpoint is None else hook.generation
         paged = (endpoint is None or endpoint.is_hogql) and generation == G3
         deadline, _ = wait_deadline(context, self.timeout, self.execution_timeout)
-        if self.deferrable:
+        rows_wanted = self.return_rows or self._reads_rows
+        if self.deferrable and spec.refresh == "direct" and rows_wanted:
+            # The rows are read again after a deferral, from PostHog's cache: "direct" has none, so
+            # deferring would compute the endpoint twice.
+            self.log.info("refresh='direct' and the rows are needed: running in the worker instead of deferring")
+        elif self.deferrable:
             # Imported here: it loads airflow.triggers.base, which DAG parsing never needs.
             from airflow_provider_dash.triggers.posthog import EndpointRunTrigger
 
@@ -249,11 +254,17 @@ class RunEndpointOperator(BaseOperator):
         )
         if not (self.return_rows or self._reads_rows):
             return self._summary_value(summary, None)
-        # The rows stay out of the trigger event: read the same pages again, served by PostHog's cache.
+        # The rows stay out of the trigger event: read the same pages again, served by PostHog's cache
+        # (never with "direct": execute runs such a task in the worker), under the task's limits and
+        # cancellable by on_kill like any run.
         hook = make_hook(self.posthog_conn_id)
-        spec = self._spec(summary.client_query_id)
-        spec = spec.with_refresh("cache") if spec.refresh != "direct" else spec
-        return self._consume(context, hook, spec, self._pages(hook, spec, None, summary.paged))
+        spec = self._spec(summary.client_query_id).with_refresh("cache")
+        deadline = wait_deadline(context, self.timeout, self.execution_timeout)[0]
+        self._client_query_id = spec.client_query_id
+        try:
+            return self._consume(context, hook, spec, self._pages(hook, spec, deadline, summary.paged))
+        finally:
+            self._client_query_id = None
 
     def _consume(self, context: Context, hook: PostHogHook, spec: RunSpec, pages: Iterator[EndpointRun]) -> Any:
         """Turn the run's pages into the task's return value (the checks and the export override it)."""

@@ -59,6 +59,20 @@ def test_gates_pass_and_fail_on_every_row_of_every_page(
     assert ph.counters.executions("events_export") == 4
 
 
+def test_a_deferrable_gate_with_refresh_direct_runs_in_the_worker_and_computes_once(ph: Any, ph_conn_id: str) -> None:
+    ph.materialize("daily_signups")  # "direct" is allowed on a materialized version only
+    gate = EndpointCheckOperator(
+        task_id="gate", endpoint="daily_signups", refresh="direct", min_rows=1, deferrable=True
+    )
+
+    triggers: list[Any] = []
+    summary = run_inline(gate, triggers=triggers)
+
+    assert triggers == []  # never deferred
+    assert summary["row_count"] > 0
+    assert ph.counters.executions("daily_signups") == 1
+
+
 def test_a_failed_gate_names_the_endpoint_version_and_every_failure(ph: Any, ph_conn_id: str) -> None:
     gate = EndpointCheckOperator(
         task_id="gate",
