@@ -205,7 +205,12 @@ class PostHogAsyncClient:
         while True:
             await asyncio.sleep(schedule.delay(polls))
             polls += 1
-            status = await self.get_query_status(query_id)
+            try:
+                status = await self.get_query_status(query_id)
+            except DashNotFoundError:  # as the hook says it
+                raise DashError(
+                    f"query {query_id} of {endpoint_what(spec.endpoint)} expired or was cancelled"
+                ) from None
             if status.complete:
                 return parse(EndpointRun, status.results, endpoint_what(spec.endpoint))
 
