@@ -279,9 +279,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         with ExitStack() as stack:
             # One emulator per DAG: the runs go in parallel, and each one's server counters
             # then tell exactly what that DAG did.
-            emulators = {dag_id: _emulator(dag_id) for dag_id, _ in runs}
-            for emulator in emulators.values():
-                stack.callback(emulator.stop)
+            emulators: dict[str, Any] = {}
+            for dag_id, _ in runs:
+                emulator = emulators[dag_id] = _emulator(dag_id)
+                stack.callback(emulator.stop)  # at once: a later start that fails stops this one
             _say(f"Emulators with demo data on {', '.join(e.url for e in emulators.values())}")
 
             template = root / "template"

@@ -8,6 +8,7 @@ not when a DAG is parsed.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -205,14 +206,12 @@ class CloneDashboardOperator(_RedashToolOperator):
 
         source = self._hook()
         target = self._hook(self.to_conn_id) if self.to_conn_id else None
-        with source, BoundedPool(self.concurrency) as pool:
+        with source, target or contextlib.nullcontext(), BoundedPool(self.concurrency) as pool:
             plan = plan_clone(source, self.dashboard, target=target, prefix=self.prefix, name=self.name, pool=pool)
             self.log.info("%s", "\n".join(plan.describe()))
             if self.only_plan:
                 return {"plan": plan.model_dump(mode="json"), "result": None}
             result = run_clone(source, plan, target=target)
-        if target is not None:
-            target.close()
         context["ti"].xcom_push(key=DASHBOARD_URL_KEY, value=result.url)
         self.log.info("Cloned dashboard %s as %s", plan.dashboard_id, result.url)
         return {"plan": plan.model_dump(mode="json"), "result": result.model_dump(mode="json")}

@@ -12,6 +12,7 @@ refused, a query could not be exported); 2 usage error (a bad option, no key, an
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
@@ -116,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except _UsageError as error:
         args.command_parser.error(str(error))  # exits 2
     try:
-        with client, BoundedPool(args.concurrency) as pool:
+        with client, args.target_client or contextlib.nullcontext(), BoundedPool(args.concurrency) as pool:
             status: int = args.run(args, client, pool, output)
             return status
     except DashError as error:
