@@ -18,11 +18,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from airflow_provider_dash.event_envelope import EVENT_STATUSES as EVENT_STATUSES
+from airflow_provider_dash.event_envelope import EventStatus, event_status
 from airflow_provider_dash.exceptions import DashError, DashResponseError, DashTimeoutError
 from airflow_provider_dash.models import Job, JobStatus
 from airflow_provider_dash.models.redash import job_failure_message, raise_for_job
-from airflow_provider_dash.triggers._events import EVENT_STATUSES as EVENT_STATUSES
-from airflow_provider_dash.triggers._events import EventStatus, event_status
 
 
 def job_entry(job: Job, query_id: int | None = None) -> dict[str, Any]:

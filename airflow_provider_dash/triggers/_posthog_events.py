@@ -16,9 +16,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from airflow_provider_dash.event_envelope import EventStatus, event_status
 from airflow_provider_dash.exceptions import DashApiError, DashError, DashResponseError, DashTimeoutError
 from airflow_provider_dash.models.posthog import RunSummary
-from airflow_provider_dash.triggers._events import EventStatus, event_status
 
 RunStatus = EventStatus
 

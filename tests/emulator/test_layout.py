@@ -177,3 +177,21 @@ def test_each_route_of_the_redash_emulator_names_a_recording_it_follows() -> Non
         if not named or not all((RECORDINGS / file).is_file() for file in named):
             unnamed.append(source[i].strip())
     assert unnamed == []
+
+
+PRODUCT_ROOMS = ("hooks", "operators", "sensors", "triggers", "lineage", "links", "tools", "testing")
+
+
+def test_the_ground_never_imports_a_product_room() -> None:
+    # The ground (the package's top-level modules, checks/, models/, sql/) is what both products stand
+    # on: it must not reach up into hooks, operators, triggers ... (issue 10: "the ground reaches up").
+    modules = package_modules(PACKAGE_DIR, "airflow_provider_dash")
+    rooms = tuple(f"airflow_provider_dash.{room}" for room in PRODUCT_ROOMS)
+    # parameters.py is the deprecated old path of hooks/_redash_parameters.py: a re-export, not ground.
+    shims = {"airflow_provider_dash", "airflow_provider_dash.parameters"}
+    ground = {name: path for name, path in modules.items() if name not in shims and not name.startswith(rooms)}
+    reaching_up = {
+        name: sorted(target for target in imports_of(name, path, modules) if target.startswith(rooms))
+        for name, path in ground.items()
+    }
+    assert {name: targets for name, targets in reaching_up.items() if targets} == {}

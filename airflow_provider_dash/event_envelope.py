@@ -1,4 +1,4 @@
-"""The envelope of every trigger event of the provider (product-neutral): a JSON object with a status.
+"""The envelope of every trigger event of the provider (ground, product-neutral): a JSON object with a status.
 
 Each product's reader (:mod:`airflow_provider_dash.events` for Redash jobs,
 :mod:`airflow_provider_dash.triggers._posthog_events` for PostHog runs) checks the envelope here,
