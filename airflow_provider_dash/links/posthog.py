@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 
 from airflow.sdk import BaseOperatorLink
 
+from airflow_provider_dash.links._xcom import pushed_url
+
 if TYPE_CHECKING:
     from airflow.sdk import BaseOperator
     from airflow.sdk.types import TaskInstanceKey
@@ -24,10 +26,4 @@ class PostHogEndpointLink(BaseOperatorLink):
 
     def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
         """The URL the task pushed to XCom key ``endpoint_url`` ("" before it ran)."""
-        try:
-            from airflow.sdk.execution_time.xcom import XCom
-        except ImportError:  # pragma: no cover - Airflow 2 layout
-            from airflow.models.xcom import XCom  # type: ignore[no-redef]
-
-        value = XCom.get_value(ti_key=ti_key, key=ENDPOINT_URL_KEY)
-        return value if isinstance(value, str) else ""
+        return pushed_url(ti_key, ENDPOINT_URL_KEY)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from airflow.sdk import BaseOperatorLink
 
 from airflow_provider_dash.hooks._redash_web import dashboard_page_url, query_page_url
+from airflow_provider_dash.links._xcom import pushed_url
 
 if TYPE_CHECKING:
     from airflow.sdk import BaseOperator
@@ -29,17 +30,6 @@ QUERY_URL_KEY = "query_url"
 DASHBOARD_URL_KEY = "dashboard_url"
 
 
-def _pushed_url(ti_key: TaskInstanceKey, key: str) -> str:
-    # XCom is the worker-side accessor in Airflow 3 (the link is resolved when the task finishes).
-    try:
-        from airflow.sdk.execution_time.xcom import XCom
-    except ImportError:  # pragma: no cover - Airflow 2 layout
-        from airflow.models.xcom import XCom  # type: ignore[no-redef]
-
-    value = XCom.get_value(ti_key=ti_key, key=key)
-    return value if isinstance(value, str) else ""
-
-
 class RedashQueryLink(BaseOperatorLink):
     """Operator extra link "Redash query": the query's page on the server."""
 
@@ -47,7 +37,7 @@ class RedashQueryLink(BaseOperatorLink):
 
     def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
         """The URL the task pushed to XCom key ``query_url`` ("" before it ran)."""
-        return _pushed_url(ti_key, QUERY_URL_KEY)
+        return pushed_url(ti_key, QUERY_URL_KEY)
 
 
 class RedashDashboardLink(BaseOperatorLink):
@@ -57,4 +47,4 @@ class RedashDashboardLink(BaseOperatorLink):
 
     def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
         """The URL the task pushed to XCom key ``dashboard_url`` ("" before it ran)."""
-        return _pushed_url(ti_key, DASHBOARD_URL_KEY)
+        return pushed_url(ti_key, DASHBOARD_URL_KEY)
